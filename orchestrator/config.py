@@ -1,0 +1,472 @@
+"""Settings: one pydantic-settings model per area, every field read from a `MADARA_ORCHESTRATOR_…`
+environment variable named as the reference names it (`.env` files and `NAME_FILE` secrets too).
+
+`load_settings()` validates every area and raises `SettingsError` with one line per problem, so the
+CLI can print them all at once instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from orchestrator.core.models.queue import Layer
+
+PREFIX = "MADARA_ORCHESTRATOR_"
+
+
+class Profile(StrEnum):
+    LOCAL = "local"
+    AWS = "aws"
+
+
+class SettingsError(Exception):
+    """Invalid or missing settings; `problems` has one human-readable line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class FileSecretsSource(PydanticBaseSettingsSource):
+    """`NAME_FILE` wins over `NAME` for the fields marked secret: the file's trimmed content."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            if not (field.json_schema_extra or {}).get("secret_file"):  # type: ignore[union-attr]
+                continue
+            env_name = env_name_of(name, field)
+            path = self._environ.get(f"{env_name}_FILE")
+            if not path:
+                continue
+            try:
+                content = Path(path).read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"{env_name}_FILE: cannot read {path}: {exc.strerror}") from exc
+            if not content:
+                raise ValueError(f"{env_name}_FILE: {path} is empty")
+            values[name] = content
+        return values
+
+
+def env_name_of(field_name: str, field: FieldInfo) -> str:
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        first = alias.choices[0]
+        return str(first)
+    if isinstance(alias, str):
+        return alias
+    return PREFIX + field_name.upper()
+
+
+def _secret(default: Any = None, description: str = "") -> Any:
+    return Field(default=default, description=description, json_schema_extra={"secret_file": True})
+
+
+class _Area(BaseSettings):
+    """One area of settings; every field is `MADARA_ORCHESTRATOR_<FIELD>` unless aliased."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", case_sensitive=False)
+    area: ClassVar[str] = ""
+    _environ: ClassVar[Mapping[str, str]] = os.environ
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, FileSecretsSource(settings_cls, cls._environ), env_settings, dotenv_settings)
+
+
+class GeneralSettings(_Area):
+    area: ClassVar[str] = "general"
+    profile: Profile = Field(Profile.LOCAL, description="local (SQLite, local dirs) or aws (MongoDB, SQS, S3)")
+    layer: Layer = Field(Layer.L2, description="l2 (settles on Ethereum) or l3 (settles on Starknet)")
+    data_dir: Path = Field(Path(".orchestrator"), description="local profile: where the database, queue and storage live")
+    log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL", PREFIX + "LOG_LEVEL"))
+    log_format: Literal["pretty", "json"] = Field(
+        "pretty", validation_alias=AliasChoices("LOG_FORMAT", PREFIX + "LOG_FORMAT")
+    )
+
+    @field_validator("layer", mode="before")
+    @classmethod
+    def _layer_aliases(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"layer2": "l2", "layer3": "l3"}.get(value.lower(), value.lower())
+        return value
+
+
+class AwsSettings(_Area):
+    area: ClassVar[str] = "aws"
+    aws_prefix: str | None = Field(None, description="prefix of every AWS resource name")
+    aws_region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
+    aws_endpoint_url: str | None = Field(None, validation_alias=AliasChoices("AWS_ENDPOINT_URL"))
+    aws_access_key_id: str | None = Field(None, validation_alias=AliasChoices("AWS_ACCESS_KEY_ID"))
+    aws_secret_access_key: SecretStr | None = Field(None, validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY"))
+
+
+class StorageSettings(_Area):
+    area: ClassVar[str] = "storage"
+    aws_s3_bucket_identifier: str = Field("mo-bucket", description="bucket name or ARN")
+    storage_expiration_days: int = Field(14, ge=1)
+
+
+class QueueSettings(_Area):
+    area: ClassVar[str] = "queue"
+    aws_sqs_queue_identifier: str = Field("mo_{}_queue", description="queue name template ({} = queue type)")
+    queue_visibility_timeout_seconds: int = Field(
+        360, ge=1, description="visibility timeout of the job queues (reference: stale timeout + 60 s)"
+    )
+    queue_wait_time_seconds: int = Field(10, ge=0, le=20, description="long-poll wait of a consumer")
+
+    @field_validator("aws_sqs_queue_identifier")
+    @classmethod
+    def _has_placeholder(cls, value: str) -> str:
+        if "{}" not in value and not value.startswith("arn:"):
+            raise ValueError("must contain {} (replaced by the queue type), e.g. mo_{}_queue")
+        return value
+
+
+class AlertSettings(_Area):
+    area: ClassVar[str] = "alerts"
+    aws_sns_topic_identifier: str = Field("alerts", description="SNS topic name or ARN")
+
+
+class DatabaseSettings(_Area):
+    area: ClassVar[str] = "database"
+    mongodb_connection_url: SecretStr = _secret(SecretStr("mongodb://localhost:27017"))
+    database_name: str = "orchestrator"
+
+
+class ServerSettings(_Area):
+    area: ClassVar[str] = "server"
+    host: str = "127.0.0.1"
+    port: int = Field(3000, ge=0, le=65535)
+    admin_enabled: bool = False
+
+
+class MadaraSettings(_Area):
+    area: ClassVar[str] = "madara"
+    madara_rpc_url: str | None = Field(None, description="Madara JSON-RPC (required unless the devnet runs)")
+    madara_feeder_gateway_url: str | None = Field(None, description="defaults to the RPC URL")
+    replay_bounds_rpc_url: str | None = None
+    bouncer_weights_limit_file: Path | None = None
+    da_public_keys: str | None = Field(None, description="comma-separated hex felts (encrypted DA)")
+
+
+class SnosSettings(_Area):
+    area: ClassVar[str] = "snos"
+    rpc_for_snos: str | None = None
+    rpc_for_snos_backup: str | None = None
+    snos_full_output: bool = False
+    versioned_constants_path: Path | None = None
+    snos_layout_name: str = "all_cairo"
+    prover_layout_name: str = "dynamic"
+    snos_runner: Literal["command", "devnet"] = Field("devnet", description="how the Starknet OS is run")
+    snos_command: str | None = Field(None, description="command template of the command runner")
+    snos_timeout_seconds: int = Field(3600, ge=1)
+
+    @field_validator("snos_layout_name", "prover_layout_name")
+    @classmethod
+    def _layout(cls, value: str) -> str:
+        allowed = {
+            "plain", "small", "dex", "recursive", "starknet", "starknet_with_keccak",
+            "recursive_large_output", "recursive_with_poseidon", "all_solidity", "all_cairo", "dynamic",
+        }  # fmt: skip
+        if value not in allowed:
+            raise ValueError(f"unknown layout {value!r}; one of {', '.join(sorted(allowed))}")
+        return value
+
+
+class ServiceSettings(_Area):
+    area: ClassVar[str] = "service"
+    min_block_no_to_process: int = Field(0, ge=0)
+    max_block_no_to_process: int | None = Field(None, ge=0)
+    max_concurrent_created_snos_jobs: int = Field(200, ge=1)
+    max_concurrent_snos_jobs: int = Field(5, ge=1)
+    max_concurrent_proving_jobs: int = Field(10, ge=1)
+    max_concurrent_aggregator_jobs: int = Field(10, ge=1)
+    snos_job_timeout_seconds: int = Field(300, ge=1)
+    proving_job_timeout_seconds: int = Field(300, ge=1)
+    proof_registration_timeout_seconds: int = Field(300, ge=1)
+    data_submission_timeout_seconds: int = Field(300, ge=1)
+    state_transition_timeout_seconds: int = Field(300, ge=1)
+    aggregator_job_timeout_seconds: int = Field(300, ge=1)
+    snos_job_buffer_size: int = Field(50, ge=1)
+    aggregator_job_buffer_size: int = Field(5, ge=1)
+    max_priority_queue_size: int = Field(20, gt=0)
+    store_audit_artifacts: bool = False
+    graceful_shutdown_timeout: int = Field(120, ge=0)
+    max_process_retries: int = Field(5, ge=1, description="receives before a message is dead-lettered")
+    sweep_interval_seconds: int = Field(60, ge=1, description="how often lost job messages are re-enqueued")
+    retry_delay_seconds: int = Field(10, ge=0, description="delay before a failed process attempt is retried")
+
+
+class BatchingSettings(_Area):
+    area: ClassVar[str] = "batching"
+    max_batch_time_seconds: int = Field(1800, ge=1)
+    max_batch_size: int = Field(100, ge=1)
+    max_num_blobs: int = Field(6, ge=1)
+    blob_size_buffer: int = Field(15, ge=0)
+    batching_lock_duration_seconds: int = Field(3600, ge=1)
+    max_blocks_per_snos_batch: int = Field(10, ge=1)
+    fixed_blocks_per_snos_batch: int | None = Field(None, ge=1)
+    max_snos_batches_per_aggregator_batch: int = Field(50, ge=1)
+    max_aggregator_input_size: int = Field(750_000, ge=1)
+    default_empty_block_proving_gas: int = Field(1_500_000, ge=0)
+    max_batch_processing_size: int = Field(10, ge=1)
+
+
+class SettlementLayer(StrEnum):
+    ETHEREUM = "ethereum"
+    STARKNET = "starknet"
+
+
+class SettlementSettings(_Area):
+    area: ClassVar[str] = "settlement"
+    settlement_layer: SettlementLayer = SettlementLayer.ETHEREUM
+    ethereum_settlement_rpc_url: SecretStr | None = _secret()
+    ethereum_private_key: SecretStr | None = _secret()
+    l1_core_contract_address: str | None = None
+    starknet_operator_address: str | None = None
+    ethereum_finality_retry_wait_in_secs: int = Field(60, ge=0)
+    ethereum_tx_confirmation_timeout_secs: int = Field(300, ge=1)
+    ethereum_max_fee_bumps: int = Field(2, ge=0)
+    ethereum_l2_state_update_max_fee_wei: int = Field(10**16, ge=0)
+    ethereum_disable_peerdas: bool = False
+    ethereum_confirmations: int = Field(3, ge=0, description="blocks on top of the receipt's before success")
+    starknet_settlement_rpc_url: SecretStr | None = _secret()
+    starknet_private_key: SecretStr | None = _secret()
+    starknet_account_address: str | None = None
+    starknet_cairo_core_contract_address: str | None = None
+    starknet_finality_retry_wait_in_secs: int = Field(6, ge=0)
+
+    @field_validator("starknet_operator_address")
+    @classmethod
+    def _hex(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("0x"):
+            raise ValueError("must be 0x-prefixed")
+        return value
+
+
+class DaSettings(_Area):
+    area: ClassVar[str] = "da"
+    da_layer: SettlementLayer = SettlementLayer.ETHEREUM
+    ethereum_da_rpc_url: SecretStr | None = _secret()
+    starknet_da_rpc_url: SecretStr | None = _secret()
+
+
+class ProverKind(StrEnum):
+    SHARP = "sharp"
+    ATLANTIC = "atlantic"
+    MOCK = "mock"
+
+
+class ProverSettings(_Area):
+    area: ClassVar[str] = "prover"
+    prover: ProverKind = ProverKind.MOCK
+    sharp_customer_id: str | None = None
+    sharp_url: str | None = None
+    sharp_user_crt_file: Path | None = None
+    sharp_user_key_file: Path | None = None
+    sharp_server_crt_file: Path | None = None
+    sharp_rpc_node_url: str | None = None
+    gps_verifier_contract_address: str | None = None
+    sharp_settlement_layer: SettlementLayer = SettlementLayer.ETHEREUM
+    atlantic_api_key: SecretStr | None = _secret()
+    atlantic_service_url: str | None = None
+    atlantic_rpc_node_url: str | None = None
+    atlantic_mock_fact_hash: str | None = None
+    atlantic_prover_type: str | None = None
+    atlantic_settlement_layer: SettlementLayer | None = None
+    atlantic_verifier_contract_address: str | None = None
+    cairo_v0_verifier_program_hash: str | None = None
+    atlantic_cairo_vm: Literal["rust", "python"] = "rust"
+    atlantic_result: str = "PROOF_GENERATION"
+    atlantic_network: Literal["MAINNET", "TESTNET"] | None = None
+    atlantic_sharp_prover: Literal["stone", "stwo"] = "stone"
+    atlantic_artifacts_base_url: str = "https://storage.googleapis.com/hero-atlantic-bucket"
+    mock_verifier_address: str | None = None
+
+    @field_validator("prover", mode="before")
+    @classmethod
+    def _case_insensitive(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+
+class OtelSettings(_Area):
+    area: ClassVar[str] = "otel"
+    otel_service_name: str = "orchestrator"
+    otel_collector_endpoint: str | None = None
+
+
+class SetupSettings(_Area):
+    area: ClassVar[str] = "setup"
+    event_bridge_type: Literal["rule", "schedule"] = "rule"
+    event_bridge_interval_seconds: int = Field(60, ge=1)
+    setup_timeout: int = Field(300, ge=1)
+    setup_resource_poll_interval: int = Field(5, ge=1)
+
+
+AREAS: tuple[type[_Area], ...] = (
+    GeneralSettings,
+    AwsSettings,
+    StorageSettings,
+    QueueSettings,
+    AlertSettings,
+    DatabaseSettings,
+    ServerSettings,
+    MadaraSettings,
+    SnosSettings,
+    ServiceSettings,
+    BatchingSettings,
+    SettlementSettings,
+    DaSettings,
+    ProverSettings,
+    OtelSettings,
+    SetupSettings,
+)
+
+
+class Settings(BaseModel):
+    """Every area, validated together."""
+
+    general: GeneralSettings
+    aws: AwsSettings
+    storage: StorageSettings
+    queue: QueueSettings
+    alerts: AlertSettings
+    database: DatabaseSettings
+    server: ServerSettings
+    madara: MadaraSettings
+    snos: SnosSettings
+    service: ServiceSettings
+    batching: BatchingSettings
+    settlement: SettlementSettings
+    da: DaSettings
+    prover: ProverSettings
+    otel: OtelSettings
+    setup: SetupSettings
+
+    def job_timeouts(self) -> dict[str, int]:
+        s = self.service
+        return {
+            "SnosRun": s.snos_job_timeout_seconds,
+            "ProofCreation": s.proving_job_timeout_seconds,
+            "ProofRegistration": s.proof_registration_timeout_seconds,
+            "DataSubmission": s.data_submission_timeout_seconds,
+            "StateTransition": s.state_transition_timeout_seconds,
+            "Aggregator": s.aggregator_job_timeout_seconds,
+        }
+
+
+def _field_env_map() -> dict[tuple[str, str], str]:
+    return {(area.area, name): env_name_of(name, f) for area in AREAS for name, f in area.model_fields.items()}
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    env_file: str | Path | None = ".env",
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build Settings from (highest first) overrides, NAME_FILE secrets, the environment and `.env`.
+
+    `overrides` maps "area.field" (or a bare field name) to a value, as the CLI flags do.
+    Raises SettingsError listing every invalid or missing setting by its environment name.
+    """
+    environ = os.environ if environ is None else environ
+    by_area: dict[str, dict[str, Any]] = {area.area: {} for area in AREAS}
+    owner = {name: area.area for area in AREAS for name in area.model_fields}
+    for key, value in (overrides or {}).items():
+        area_name, _, field_name = key.rpartition(".")
+        area_name = area_name or owner.get(field_name, "")
+        if area_name not in by_area:
+            raise SettingsError([f"unknown setting {key!r}"])
+        by_area[area_name][field_name] = value
+    env_files = str(env_file) if env_file and Path(env_file).is_file() else None
+    problems: list[str] = []
+    built: dict[str, _Area] = {}
+    env_names = _field_env_map()
+    for area in AREAS:
+        area_cls = type(area.__name__, (area,), {"_environ": environ})
+        try:
+            if environ is os.environ:
+                built[area.area] = area_cls(_env_file=env_files, **by_area[area.area])  # type: ignore[call-arg]
+            else:
+                built[area.area] = _from_mapping(area_cls, environ, by_area[area.area])
+        except ValidationError as exc:
+            for err in exc.errors():
+                field_name = str(err["loc"][0]) if err["loc"] else "?"
+                env = env_names.get((area.area, field_name), field_name)
+                given = err.get("input")
+                shown = "" if isinstance(given, dict) or "secret" in env.lower() or "KEY" in env else f" (got {given!r})"
+                problems.append(f"{env}: {err['msg']}{shown}")
+        except ValueError as exc:  # raised by FileSecretsSource
+            problems.append(str(exc))
+    if problems:
+        raise SettingsError(problems)
+    return Settings(**built)
+
+
+def _from_mapping(area_cls: type[_Area], environ: Mapping[str, str], overrides: dict[str, Any]) -> _Area:
+    """Validate one area from an explicit mapping (tests), with the same precedence as the real sources."""
+    values: dict[str, Any] = {}
+    for name, field in area_cls.model_fields.items():
+        alias = field.validation_alias
+        names = list(alias.choices) if isinstance(alias, AliasChoices) else [PREFIX + name.upper()]
+        for env in names:
+            if str(env) in environ:
+                values[name] = environ[str(env)]
+                break
+    values.update(FileSecretsSource(area_cls, environ)())
+    values.update(overrides)
+    return area_cls.model_validate(values)
+
+
+def run_problems(settings: Settings) -> list[str]:
+    """Cross-field checks for `run`: what a profile, prover or settlement layer needs."""
+    problems: list[str] = []
+
+    def need(value: object, env: str, why: str) -> None:
+        if value in (None, ""):
+            problems.append(f"{PREFIX}{env}: required {why}")
+
+    p = settings.prover
+    if p.prover is ProverKind.SHARP:
+        for env, value in (
+            ("SHARP_CUSTOMER_ID", p.sharp_customer_id),
+            ("SHARP_URL", p.sharp_url),
+            ("SHARP_USER_CRT_FILE", p.sharp_user_crt_file),
+            ("SHARP_USER_KEY_FILE", p.sharp_user_key_file),
+            ("SHARP_SERVER_CRT_FILE", p.sharp_server_crt_file),
+        ):
+            need(value, env, "when the prover is sharp")
+    if p.prover is ProverKind.ATLANTIC:
+        need(p.atlantic_service_url, "ATLANTIC_SERVICE_URL", "when the prover is atlantic")
+        need(p.atlantic_network, "ATLANTIC_NETWORK", "when the prover is atlantic")
+    if p.prover is ProverKind.MOCK and settings.service.store_audit_artifacts:
+        problems.append(f"{PREFIX}STORE_AUDIT_ARTIFACTS: cannot be used with the mock prover")
+    if settings.snos.snos_runner == "command":
+        need(settings.snos.snos_command, "SNOS_COMMAND", "when the SNOS runner is command")
+    if settings.general.profile is Profile.AWS:
+        need(settings.madara.madara_rpc_url, "MADARA_RPC_URL", "with the aws profile")
+    return problems

@@ -1,0 +1,175 @@
+"""The job and batch store. Every job write is a compare-and-swap on `version`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from orchestrator.core.models.batch import (
+    AggregatorBatch,
+    AggregatorBatchStatus,
+    BlockBatchLookup,
+    SnosBatch,
+    SnosBatchStatus,
+)
+from orchestrator.core.models.job import JobItem, JobItemUpdates, JobStatus, JobType
+
+
+@dataclass(frozen=True)
+class SnosBatchQuery:
+    indexes: Sequence[int] = ()
+    statuses: Sequence[SnosBatchStatus] = ()
+    aggregator_batch_index: int | None = None
+    orchestrator_version: str | None = None
+    limit: int | None = None
+    sort: Literal["asc", "desc"] = "asc"
+
+
+@dataclass(frozen=True)
+class AggregatorBatchQuery:
+    indexes: Sequence[int] = ()
+    statuses: Sequence[AggregatorBatchStatus] = ()
+    orchestrator_version: str | None = None
+    limit: int | None = None
+    sort: Literal["asc", "desc"] = "asc"
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """A bounded scan over jobs; empty sequences mean "no filter"."""
+
+    job_types: Sequence[JobType] = ()
+    statuses: Sequence[JobStatus] = ()
+    orchestrator_version: str | None = None
+    updated_before: datetime | None = None
+    limit: int | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class DatabaseClient(Protocol):
+    async def connect(self) -> None:
+        """Open connections and create collections/tables and indexes (idempotent)."""
+
+    async def close(self) -> None: ...
+
+    async def health_check(self) -> None:
+        """Raise if the database does not answer."""
+
+    # --- jobs -------------------------------------------------------------------------------
+    async def create_job(self, job: JobItem) -> JobItem:
+        """Insert; raise JobAlreadyExistsError when (job_type, internal_id) exists."""
+
+    async def get_job_by_id(self, job_id: uuid.UUID) -> JobItem | None: ...
+
+    async def get_job_by_internal_id_and_type(self, internal_id: int, job_type: JobType) -> JobItem | None: ...
+
+    async def get_jobs_by_internal_ids_and_type(
+        self, internal_ids: Sequence[int], job_type: JobType
+    ) -> list[JobItem]:
+        """Sorted by internal_id ascending."""
+
+    async def update_job(self, job: JobItem, updates: JobItemUpdates) -> JobItem:
+        """CAS on (id, version): returns the stored job with version+1 and a fresh updated_at.
+
+        Raises VersionConflictError when the stored version differs, EmptyUpdateError for no fields.
+        """
+
+    async def get_latest_job_by_type(
+        self, job_type: JobType, orchestrator_version: str | None = None
+    ) -> JobItem | None:
+        """Highest internal_id of that type."""
+
+    async def get_latest_job_by_type_and_status(self, job_type: JobType, status: JobStatus) -> JobItem | None: ...
+
+    async def get_oldest_job_by_type_excluding_statuses(
+        self, job_type: JobType, statuses: Sequence[JobStatus], orchestrator_version: str | None = None
+    ) -> JobItem | None:
+        """Lowest internal_id of that type whose status is not in `statuses`."""
+
+    async def get_jobs_without_successor(
+        self,
+        job_type: JobType,
+        status: JobStatus,
+        successor_type: JobType,
+        orchestrator_version: str | None = None,
+        min_internal_id: int = 0,
+        limit: int | None = None,
+    ) -> list[JobItem]:
+        """Jobs of `job_type` in `status` with no `successor_type` job of the same internal_id, ascending."""
+
+    async def get_jobs_after_internal_id_by_job_type(
+        self, job_type: JobType, status: JobStatus, internal_id: int, orchestrator_version: str | None = None
+    ) -> list[JobItem]:
+        """internal_id strictly greater, ascending."""
+
+    async def get_jobs_by_types_and_statuses(
+        self,
+        job_types: Sequence[JobType],
+        statuses: Sequence[JobStatus],
+        limit: int | None = None,
+        orchestrator_version: str | None = None,
+    ) -> list[JobItem]:
+        """Empty sequences mean no filter; ascending internal_id."""
+
+    async def get_jobs_between_internal_ids(
+        self, job_type: JobType, status: JobStatus, gte: int, lte: int
+    ) -> list[JobItem]: ...
+
+    async def get_jobs_by_status(self, status: JobStatus, limit: int | None = None) -> list[JobItem]: ...
+
+    async def get_jobs_updated_before(
+        self, statuses: Sequence[JobStatus], before: datetime, limit: int
+    ) -> list[JobItem]:
+        """Jobs in `statuses` not written since `before` (the lost-message sweep)."""
+
+    async def get_jobs_without_storage_artifacts_tagged(self, limit: int) -> list[JobItem]:
+        """Completed StateTransition jobs whose storage_artifacts_tagged_at is unset."""
+
+    async def get_jobs_by_block_number(self, block_number: int) -> list[JobItem]: ...
+
+    # --- batches ----------------------------------------------------------------------------
+    async def get_latest_snos_batch(self) -> SnosBatch | None: ...
+
+    async def get_latest_aggregator_batch(self) -> AggregatorBatch | None: ...
+
+    async def get_oldest_aggregator_batch(self, orchestrator_version: str | None = None) -> AggregatorBatch | None: ...
+
+    async def get_snos_batches(self, query: SnosBatchQuery) -> list[SnosBatch]: ...
+
+    async def get_aggregator_batches(self, query: AggregatorBatchQuery) -> list[AggregatorBatch]: ...
+
+    async def update_snos_batch_status_by_index(self, index: int, status: SnosBatchStatus) -> SnosBatch: ...
+
+    async def update_aggregator_batch_status_by_index(
+        self, index: int, status: AggregatorBatchStatus
+    ) -> AggregatorBatch: ...
+
+    async def update_or_create_snos_batch(self, batch: SnosBatch) -> SnosBatch:
+        """Upsert by id; keeps block_batch_lookups in sync."""
+
+    async def update_or_create_aggregator_batch(self, batch: AggregatorBatch) -> AggregatorBatch:
+        """Upsert by id; keeps block_batch_lookups in sync."""
+
+    async def create_snos_batch(self, batch: SnosBatch) -> SnosBatch: ...
+
+    async def create_aggregator_batch(self, batch: AggregatorBatch) -> AggregatorBatch: ...
+
+    async def get_aggregator_batch_for_block(self, block_number: int) -> AggregatorBatch | None: ...
+
+    async def get_block_batch_lookup(self, block_number: int) -> BlockBatchLookup | None: ...
+
+    async def get_start_snos_batch_for_aggregator(self, aggregator_index: int) -> SnosBatch | None: ...
+
+    async def get_snos_batches_by_aggregator_index(self, aggregator_index: int) -> list[SnosBatch]: ...
+
+    async def get_snos_batches_without_jobs(
+        self,
+        status: SnosBatchStatus,
+        limit: int,
+        orchestrator_version: str | None = None,
+        min_index: int = 0,
+    ) -> list[SnosBatch]:
+        """Batches in `status` with no SnosRun job whose internal_id is the batch index, ascending."""

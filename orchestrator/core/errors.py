@@ -1,0 +1,47 @@
+"""Errors shared by every layer. Implementations translate their library errors into these."""
+
+from __future__ import annotations
+
+
+class OrchestratorError(Exception):
+    """Base of every error the orchestrator raises on purpose."""
+
+
+class ConfigError(OrchestratorError):
+    """A setting is missing or invalid."""
+
+
+class NotFoundError(OrchestratorError):
+    """A record or object does not exist."""
+
+
+class JobNotFoundError(NotFoundError):
+    pass
+
+
+class ObjectNotFoundError(NotFoundError):
+    """A storage key does not exist."""
+
+
+class JobAlreadyExistsError(OrchestratorError):
+    """A job with the same (job_type, internal_id) exists: creation is idempotent on that pair."""
+
+
+class VersionConflictError(OrchestratorError):
+    """A compare-and-swap on the job `version` lost: someone else wrote the job first."""
+
+
+class EmptyUpdateError(OrchestratorError):
+    """An update carried no field to change."""
+
+
+class InvalidJobStatusError(OrchestratorError):
+    """The requested operation is not allowed in the job's current status."""
+
+
+class LockHeldError(OrchestratorError):
+    """A distributed lock is held by another owner."""
+
+
+class ServiceUnavailableError(OrchestratorError):
+    """An external service did not answer, or answered that it is down; retrying may help."""

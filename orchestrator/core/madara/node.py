@@ -1,0 +1,43 @@
+"""The L2 node (Madara): JSON-RPC and feeder gateway."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from orchestrator.core.models.batch import BouncerWeights
+
+
+@dataclass(frozen=True)
+class ChainDetails:
+    chain_id: str
+    strk_fee_token_address: str
+    eth_fee_token_address: str
+
+
+class L2NodeClient(Protocol):
+    async def chain_id(self) -> str: ...
+
+    async def block_number(self) -> int: ...
+
+    async def get_block_with_tx_hashes(self, block_number: int) -> dict[str, Any]:
+        """The raw JSON-RPC result (includes starknet_version, status, block_hash)."""
+
+    async def get_state_update(self, block_number: int) -> dict[str, Any]:
+        """The raw starknet_getStateUpdate result (a pre-confirmed block has no block_hash)."""
+
+    async def get_nonce(self, block_number: int, address: int) -> int: ...
+
+    async def get_storage_at_many(self, block_number: int, keys: Sequence[tuple[int, int]]) -> list[int]:
+        """Batched starknet_getStorageAt for (contract, key) pairs, results in the same order."""
+
+    async def get_class_hash_at_many(self, block_number: int, addresses: Sequence[int]) -> list[int]:
+        """Batched starknet_getClassHashAt; 0 for an address with no contract."""
+
+    async def get_contract_addresses(self) -> dict[str, str]:
+        """Feeder gateway get_contract_addresses."""
+
+    async def get_block_bouncer_weights(self, block_number: int) -> BouncerWeights: ...
+
+    async def chain_details(self) -> ChainDetails: ...

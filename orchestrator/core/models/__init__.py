@@ -1,0 +1,1 @@
+"""What the system is: jobs, batches, queues."""

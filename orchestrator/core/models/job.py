@@ -1,0 +1,75 @@
+"""The job record: what the engine stores for every unit of work (the reference's JobItem)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.core.models.metadata import JobMetadata
+
+
+class JobType(StrEnum):
+    SNOS_RUN = "SnosRun"
+    DATA_SUBMISSION = "DataSubmission"
+    PROOF_CREATION = "ProofCreation"
+    PROOF_REGISTRATION = "ProofRegistration"
+    STATE_TRANSITION = "StateTransition"
+    AGGREGATOR = "Aggregator"
+
+
+class JobStatus(StrEnum):
+    CREATED = "Created"
+    LOCKED_FOR_PROCESSING = "LockedForProcessing"
+    PENDING_VERIFICATION = "PendingVerification"
+    COMPLETED = "Completed"
+    VERIFICATION_TIMEOUT = "VerificationTimeout"
+    VERIFICATION_FAILED = "VerificationFailed"
+    FAILED = "Failed"
+    PENDING_RETRY = "PendingRetry"
+
+
+#: Statuses that stop new job creation until an operator acts (the global halt).
+HALTING_STATUSES: frozenset[JobStatus] = frozenset({JobStatus.FAILED, JobStatus.VERIFICATION_TIMEOUT})
+#: Statuses in which a job waits for nothing but an operator.
+TERMINAL_STATUSES: frozenset[JobStatus] = frozenset(
+    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.VERIFICATION_TIMEOUT}
+)
+
+
+def utc_now() -> datetime:
+    """Now, rounded down to the second as the reference stores job timestamps."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class JobItem(BaseModel):
+    model_config = ConfigDict(validate_assignment=False)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    internal_id: int = Field(ge=0, le=2**63 - 1)
+    job_type: JobType
+    status: JobStatus = JobStatus.CREATED
+    external_id: str | int = ""
+    metadata: JobMetadata
+    version: int = 0
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
+class JobItemUpdates(BaseModel):
+    """Fields to change in a compare-and-swap update; None means "leave as is"."""
+
+    status: JobStatus | None = None
+    external_id: str | int | None = None
+    metadata: JobMetadata | None = None
+
+    def is_empty(self) -> bool:
+        return self.status is None and self.external_id is None and self.metadata is None
+
+
+class JobVerificationStatus(StrEnum):
+    PENDING = "Pending"
+    VERIFIED = "Verified"
+    REJECTED = "Rejected"
