@@ -1,0 +1,3 @@
+from orchestrator.controllers.cli.main import main
+
+main()
