@@ -117,11 +117,11 @@ def encode_batch_state_update(state_update: StateUpdate, version: StarknetVersio
 
     contracts.sort(key=lambda c: c[0])  # stable, like the reference's sort_by_key
     out = [len(contracts)]
-    for address, class_hash, nonce, entries in contracts:
+    for address, class_or_none, nonce, entries in contracts:
         out.append(address)
-        out.append(da_word(class_hash is not None, nonce, len(entries), version))
-        if class_hash is not None:
-            out.append(class_hash)
+        out.append(da_word(class_or_none is not None, nonce, len(entries), version))
+        if class_or_none is not None:
+            out.append(class_or_none)
         for key, value in entries:
             out += (key, value)
 

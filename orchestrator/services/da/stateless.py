@@ -90,8 +90,8 @@ def compress(data: Sequence[int]) -> list[int]:
     if not data:
         return [pack_in_felt(header, HEADER_ELM_BOUND)]
     out = [pack_in_felt(header, HEADER_ELM_BOUND)]
-    for bucket, n_bits in zip(buckets, BUCKET_BITS, strict=True):
-        out += _pack_bucket(list(bucket), n_bits)
+    for values, n_bits in zip(buckets, BUCKET_BITS, strict=True):
+        out += _pack_bucket(list(values), n_bits)
     out += pack_in_felts([offsets[b] + i for b, i in repeating], max(n_unique, 1))
     out += pack_in_felts(bucket_index_per_elm, TOTAL_N_BUCKETS)
     return out
