@@ -102,9 +102,9 @@ def encode_batch_state_update(state_update: StateUpdate, version: StarknetVersio
     for contract in diff.storage_diffs:
         address = contract.address
         seen.add(address)
-        class_hash = deployed.get(address, replaced.get(address))
+        found_class = deployed.get(address, replaced.get(address))
         entries = [(e.key, e.value) for e in contract.storage_entries]
-        contracts.append((address, class_hash, nonces.get(address), entries))
+        contracts.append((address, found_class, nonces.get(address), entries))
 
     leftovers: dict[int, tuple[int | None, int | None]] = {}
     for address, class_hash in [*deployed.items(), *replaced.items()]:
