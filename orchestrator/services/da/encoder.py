@@ -110,9 +110,9 @@ def encode_batch_state_update(state_update: StateUpdate, version: StarknetVersio
     for address, class_hash in [*deployed.items(), *replaced.items()]:
         if address not in seen and address not in leftovers:
             leftovers[address] = (class_hash, nonces.get(address))
-    for address, nonce in nonces.items():
+    for address, only_nonce in nonces.items():
         if address not in seen and address not in leftovers:
-            leftovers[address] = (None, nonce)
+            leftovers[address] = (None, only_nonce)
     contracts += [(a, c, n, []) for a, (c, n) in sorted(leftovers.items())]
 
     contracts.sort(key=lambda c: c[0])  # stable, like the reference's sort_by_key
