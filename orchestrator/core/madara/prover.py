@@ -6,6 +6,21 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from orchestrator.core.errors import OrchestratorError
+
+
+class ProverError(OrchestratorError):
+    """The prover could not do a task. Transient trouble (network, 5xx, a prover that is down)
+    raises `ServiceUnavailableError` instead, so callers can retry that later."""
+
+
+class UnsupportedTaskError(ProverError):
+    """This prover does not offer the requested task (e.g. buckets on SHARP, L2 queries on the mock)."""
+
+
+class ProverRequestError(ProverError):
+    """The prover answered with an API error (e.g. a JSON 4xx); the same request will fail again."""
+
 
 class TaskType(StrEnum):
     JOB = "Job"
