@@ -45,9 +45,7 @@ class RecordedNonces:
         try:
             return self._nonces[address]
         except KeyError:
-            raise LookupError(
-                f"no recorded nonce for contract {address:#x} at block {block_number}"
-            ) from None
+            raise LookupError(f"no recorded nonce for contract {address:#x}") from None
 
 
 async def encode_block_state_update(

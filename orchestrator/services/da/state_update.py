@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    ValidationError,
+    ValidationInfo,
+)
 
 from orchestrator.core.errors import OrchestratorError
 
@@ -22,11 +29,9 @@ class StateUpdateFormatError(OrchestratorError, ValueError):
     """A state update (or nonce list) does not have the expected shape."""
 
 
-def parse_felt(value: Any) -> int:
-    """A felt from a hex string ("0x..."); ints pass through. Anything else is an error."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a hex felt, got {value!r}")
-    if isinstance(value, int):
+def parse_felt(value: Any, allow_int: bool = True) -> int:
+    """A felt from a hex string ("0x..."); Python code may also pass ints."""
+    if isinstance(value, int) and not isinstance(value, bool) and allow_int:
         felt = value
     elif isinstance(value, str) and value[:2].lower() == "0x":
         try:
@@ -40,7 +45,13 @@ def parse_felt(value: Any) -> int:
     return felt
 
 
-Felt = Annotated[int, BeforeValidator(parse_felt), PlainSerializer(hex, return_type=str)]
+def _validate_felt(value: Any, info: ValidationInfo) -> int:
+    # Decoded JSON must carry felts as hex strings, as the RPC does.
+    from_json = isinstance(info.context, dict) and bool(info.context.get("json"))
+    return parse_felt(value, allow_int=not from_json)
+
+
+Felt = Annotated[int, BeforeValidator(_validate_felt), PlainSerializer(hex, return_type=str)]
 
 
 class _Model(BaseModel):
@@ -98,7 +109,7 @@ class StateUpdate(_Model):
     @classmethod
     def from_json(cls, obj: Any) -> StateUpdate:
         try:
-            return cls.model_validate(obj)
+            return cls.model_validate(obj, context={"json": True})
         except ValidationError as exc:
             raise StateUpdateFormatError(_first_error(exc)) from None
 
