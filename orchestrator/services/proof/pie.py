@@ -210,7 +210,7 @@ def read_cairo_pie(source: bytes | str | Path) -> CairoPie:
         stream: Any = io.BytesIO(source) if isinstance(source, bytes) else Path(source)
         archive = zipfile.ZipFile(stream)
     except FileNotFoundError as exc:
-        raise PieError(f"no such file: {source}") from exc
+        raise PieError(f"no such file: {exc.filename}") from exc
     except (zipfile.BadZipFile, OSError) as exc:
         raise PieError(f"not a Cairo PIE zip: {exc}") from exc
     with archive:
