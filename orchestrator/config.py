@@ -101,7 +101,9 @@ class GeneralSettings(_Area):
     area: ClassVar[str] = "general"
     profile: Profile = Field(Profile.LOCAL, description="local (SQLite, local dirs) or aws (MongoDB, SQS, S3)")
     layer: Layer = Field(Layer.L2, description="l2 (settles on Ethereum) or l3 (settles on Starknet)")
-    data_dir: Path = Field(Path(".orchestrator"), description="local profile: where the database, queue and storage live")
+    data_dir: Path = Field(
+        Path(".orchestrator"), description="local profile: where the database, queue and storage live"
+    )
     log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL", PREFIX + "LOG_LEVEL"))
     log_format: Literal["pretty", "json"] = Field(
         "pretty", validation_alias=AliasChoices("LOG_FORMAT", PREFIX + "LOG_FORMAT")
@@ -418,7 +420,9 @@ def load_settings(
                 field_name = str(err["loc"][0]) if err["loc"] else "?"
                 env = env_names.get((area.area, field_name), field_name)
                 given = err.get("input")
-                shown = "" if isinstance(given, dict) or "secret" in env.lower() or "KEY" in env else f" (got {given!r})"
+                shown = (
+                    "" if isinstance(given, dict) or "secret" in env.lower() or "KEY" in env else f" (got {given!r})"
+                )
                 problems.append(f"{env}: {err['msg']}{shown}")
         except ValueError as exc:  # raised by FileSecretsSource
             problems.append(str(exc))

@@ -13,7 +13,9 @@ class StorageClient(Protocol):
     async def health_check(self) -> None: ...
 
     async def put(self, key: str, data: bytes) -> None:
-        """Write atomically: a reader sees the old object or the new one, never a part."""
+        """Write atomically: a reader sees the old object or the new one, never a part.
+        As in S3, the new object has no tags. Keys use "/" as separator; keys with empty, "." or
+        ".." segments raise ValueError (local storage cannot hold them)."""
 
     async def get(self, key: str) -> bytes:
         """Raise ObjectNotFoundError when the key does not exist."""
@@ -24,9 +26,10 @@ class StorageClient(Protocol):
         """Deleting a missing key is not an error."""
 
     async def list(self, prefix: str = "") -> list[str]:
-        """Keys under the prefix, sorted."""
+        """Keys starting with `prefix` (a string prefix, as S3: "1" matches "10/x"), sorted."""
 
     async def tag(self, key: str, tags: dict[str, str]) -> None:
         """Set the object's tags (replacing earlier ones); ObjectNotFoundError when missing."""
 
-    async def get_tags(self, key: str) -> dict[str, str]: ...
+    async def get_tags(self, key: str) -> dict[str, str]:
+        """{} for an untagged object; ObjectNotFoundError when missing."""

@@ -15,4 +15,4 @@ class DaClient(Protocol):
         """Returns an external id ("NA" where the settlement transaction carries the data)."""
 
     async def verify_inclusion(self, external_id: str) -> str:
-        """"Verified" | "Pending" | "Rejected"."""
+        """ "Verified" | "Pending" | "Rejected"."""

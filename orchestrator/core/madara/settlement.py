@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from orchestrator.core.errors import OrchestratorError
 from orchestrator.core.models.metadata import TxAttempt
 
 
@@ -17,6 +18,27 @@ class SettlementResult:
     nonce: int | None
     attempts: list[TxAttempt] = field(default_factory=list)
     skipped: bool = False
+
+
+class SettlementError(OrchestratorError):
+    """A state update did not go through. `attempts` holds every transaction tried so far: the job
+    persists them so that the next try resumes the same nonce instead of sending a conflicting one."""
+
+    def __init__(self, message: str, attempts: Sequence[TxAttempt] = ()) -> None:
+        super().__init__(message)
+        self.attempts = list(attempts)
+
+
+class FeeCapExceededError(SettlementError):
+    """The next transaction would cost more than the configured maximum fee: nothing was sent."""
+
+
+class SettlementRejectedError(SettlementError):
+    """The settlement layer executed the transaction and rejected it (reverted)."""
+
+
+class NonceConsumedError(SettlementError):
+    """The pinned nonce was used by a transaction that is not one of ours."""
 
 
 #: Called with the attempts so far, before the next step; the job persists them so a restarted

@@ -51,7 +51,7 @@ VERIFIABLE = frozenset(
 READINESS_REQUEUE_SECONDS = 60
 
 
-class RetryLater(Exception):  # noqa: N818 - a signal to the consumer, not an error condition
+class RetryLater(Exception):
     """Give the message back to its queue; it is redelivered after `delay_seconds`."""
 
     def __init__(self, reason: str, delay_seconds: int) -> None:
@@ -366,7 +366,7 @@ class JobEngine:
         Duplicates are harmless: a message only acts on a job in a status it applies to, and claiming
         is a compare-and-swap.
         """
-        from datetime import UTC, datetime, timedelta
+        from datetime import UTC, datetime
 
         now = self.clock()
         max_delay = max((h.verification_polling_delay_seconds for h in self.handlers.values()), default=0)

@@ -1,0 +1,61 @@
+"""Triggers: the periodic (and on-completion) checks that decide which jobs to create."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from orchestrator.core.clients.queue import QueueClient
+from orchestrator.core.models.job import JobItem, JobType
+from orchestrator.core.models.queue import Layer, QueueType, WorkerTrigger
+from orchestrator.services.job.engine import JobEngine
+
+log = logging.getLogger("orchestrator.trigger")
+
+TriggerFn = Callable[[], Awaitable[None]]
+
+#: Triggers that run even while a Failed job halts the pipeline (they create no jobs).
+IGNORES_HALT = frozenset({WorkerTrigger.STORAGE_CLEANUP})
+
+
+def successor_triggers(job_type: JobType, layer: Layer) -> tuple[WorkerTrigger, ...]:
+    """Which checks may find new work once a job of `job_type` completes."""
+    if job_type is JobType.SNOS_RUN:
+        return (WorkerTrigger.PROVING,)
+    if job_type is JobType.PROOF_CREATION:
+        return (WorkerTrigger.AGGREGATOR,) if layer is Layer.L2 else (WorkerTrigger.PROOF_REGISTRATION,)
+    if job_type is JobType.PROOF_REGISTRATION:
+        return (WorkerTrigger.DATA_SUBMISSION,)
+    if job_type in (JobType.DATA_SUBMISSION, JobType.AGGREGATOR):
+        return (WorkerTrigger.UPDATE_STATE,)
+    # A settled batch unblocks the next one and makes its artifacts eligible for cleanup.
+    return (WorkerTrigger.UPDATE_STATE, WorkerTrigger.STORAGE_CLEANUP)
+
+
+class TriggerDispatcher:
+    def __init__(self, engine: JobEngine, triggers: Mapping[WorkerTrigger, TriggerFn]) -> None:
+        self.engine = engine
+        self.triggers = triggers
+
+    async def dispatch(self, trigger: WorkerTrigger) -> bool:
+        """Run one trigger; False when it was skipped (not configured, or halted)."""
+        fn = self.triggers.get(trigger)
+        if fn is None:
+            log.debug("trigger %s is not configured for this deployment", trigger)
+            return False
+        if trigger not in IGNORES_HALT and await self.engine.is_halted():
+            log.warning("trigger %s skipped: a Failed or VerificationTimeout job halts job creation", trigger)
+            return False
+        await fn()
+        return True
+
+
+def completion_notifier(queue: QueueClient, layer: Layer) -> Callable[[JobItem], Awaitable[None]]:
+    """Beyond the reference: a completed job asks for its successor's check at once, through the
+    trigger queue so that any process may run it, instead of waiting for the next cron tick."""
+
+    async def notify(job: JobItem) -> None:
+        for trigger in successor_triggers(job.job_type, layer):
+            await queue.send(QueueType.WORKER_TRIGGER, trigger.value)
+
+    return notify
