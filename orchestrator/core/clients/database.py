@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
+from orchestrator.core.errors import OrchestratorError
 from orchestrator.core.models.batch import (
     AggregatorBatch,
     AggregatorBatchStatus,
@@ -16,6 +17,10 @@ from orchestrator.core.models.batch import (
     SnosBatchStatus,
 )
 from orchestrator.core.models.job import JobItem, JobItemUpdates, JobStatus, JobType
+
+
+class BatchAlreadyExistsError(OrchestratorError):
+    """A batch with the same id, index, start_block or end_block is stored already."""
 
 
 @dataclass(frozen=True)
@@ -66,15 +71,15 @@ class DatabaseClient(Protocol):
 
     async def get_job_by_internal_id_and_type(self, internal_id: int, job_type: JobType) -> JobItem | None: ...
 
-    async def get_jobs_by_internal_ids_and_type(
-        self, internal_ids: Sequence[int], job_type: JobType
-    ) -> list[JobItem]:
+    async def get_jobs_by_internal_ids_and_type(self, internal_ids: Sequence[int], job_type: JobType) -> list[JobItem]:
         """Sorted by internal_id ascending."""
 
     async def update_job(self, job: JobItem, updates: JobItemUpdates) -> JobItem:
         """CAS on (id, version): returns the stored job with version+1 and a fresh updated_at.
 
-        Raises VersionConflictError when the stored version differs, EmptyUpdateError for no fields.
+        The non-None fields of `updates` are applied to the *stored* record; other fields of `job`
+        are ignored. Raises VersionConflictError when the stored version differs (or the job does
+        not exist, as the reference's filter-based update cannot tell), EmptyUpdateError for no fields.
         """
 
     async def get_latest_job_by_type(
@@ -118,17 +123,22 @@ class DatabaseClient(Protocol):
         self, job_type: JobType, status: JobStatus, gte: int, lte: int
     ) -> list[JobItem]: ...
 
-    async def get_jobs_by_status(self, status: JobStatus, limit: int | None = None) -> list[JobItem]: ...
+    async def get_jobs_by_status(self, status: JobStatus, limit: int | None = None) -> list[JobItem]:
+        """Ascending internal_id."""
 
     async def get_jobs_updated_before(
         self, statuses: Sequence[JobStatus], before: datetime, limit: int
     ) -> list[JobItem]:
-        """Jobs in `statuses` not written since `before` (the lost-message sweep)."""
+        """Jobs in `statuses` (empty: any) whose updated_at < `before`, oldest write first
+        (the lost-message sweep)."""
 
     async def get_jobs_without_storage_artifacts_tagged(self, limit: int) -> list[JobItem]:
         """Completed StateTransition jobs whose storage_artifacts_tagged_at is unset."""
 
-    async def get_jobs_by_block_number(self, block_number: int) -> list[JobItem]: ...
+    async def get_jobs_by_block_number(self, block_number: int) -> list[JobItem]:
+        """The reference's union: ProofCreation/ProofRegistration/DataSubmission jobs whose
+        metadata.specific.block_number is the block, StateTransition jobs whose context.to_settle is
+        it, and SnosRun jobs whose start_block..end_block holds it."""
 
     # --- batches ----------------------------------------------------------------------------
     async def get_latest_snos_batch(self) -> SnosBatch | None: ...
@@ -141,29 +151,37 @@ class DatabaseClient(Protocol):
 
     async def get_aggregator_batches(self, query: AggregatorBatchQuery) -> list[AggregatorBatch]: ...
 
-    async def update_snos_batch_status_by_index(self, index: int, status: SnosBatchStatus) -> SnosBatch: ...
+    async def update_snos_batch_status_by_index(self, index: int, status: SnosBatchStatus) -> SnosBatch:
+        """Returns the updated batch; NotFoundError when no batch has that index."""
 
     async def update_aggregator_batch_status_by_index(
         self, index: int, status: AggregatorBatchStatus
-    ) -> AggregatorBatch: ...
+    ) -> AggregatorBatch:
+        """Returns the updated batch; NotFoundError when no batch has that index."""
 
     async def update_or_create_snos_batch(self, batch: SnosBatch) -> SnosBatch:
-        """Upsert by id; keeps block_batch_lookups in sync."""
+        """Upsert by id (num_blocks recomputed, updated_at refreshed, created_at kept); keeps
+        block_batch_lookups in sync, also when the range shrinks."""
 
     async def update_or_create_aggregator_batch(self, batch: AggregatorBatch) -> AggregatorBatch:
         """Upsert by id; keeps block_batch_lookups in sync."""
 
-    async def create_snos_batch(self, batch: SnosBatch) -> SnosBatch: ...
+    async def create_snos_batch(self, batch: SnosBatch) -> SnosBatch:
+        """Insert; BatchAlreadyExistsError on a duplicate id, index, start_block or end_block."""
 
-    async def create_aggregator_batch(self, batch: AggregatorBatch) -> AggregatorBatch: ...
+    async def create_aggregator_batch(self, batch: AggregatorBatch) -> AggregatorBatch:
+        """Insert; BatchAlreadyExistsError on a duplicate id, index, start_block or end_block."""
 
-    async def get_aggregator_batch_for_block(self, block_number: int) -> AggregatorBatch | None: ...
+    async def get_aggregator_batch_for_block(self, block_number: int) -> AggregatorBatch | None:
+        """From block_batch_lookups, else the batch whose start_block..end_block holds the block."""
 
     async def get_block_batch_lookup(self, block_number: int) -> BlockBatchLookup | None: ...
 
-    async def get_start_snos_batch_for_aggregator(self, aggregator_index: int) -> SnosBatch | None: ...
+    async def get_start_snos_batch_for_aggregator(self, aggregator_index: int) -> SnosBatch | None:
+        """The lowest-index SNOS batch of that aggregator batch."""
 
-    async def get_snos_batches_by_aggregator_index(self, aggregator_index: int) -> list[SnosBatch]: ...
+    async def get_snos_batches_by_aggregator_index(self, aggregator_index: int) -> list[SnosBatch]:
+        """Ascending index."""
 
     async def get_snos_batches_without_jobs(
         self,
