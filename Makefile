@@ -1,0 +1,49 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both install what they need.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install run test unit bench lint services-install clean help
+
+help:
+	@echo "make run      install and run the orchestrator on the embedded local profile"
+	@echo "make test     install, start the real test services, run the whole suite"
+	@echo "make unit     unit tests only (no services)"
+	@echo "make bench    benchmarks (prints tables)"
+	@echo "make lint     ruff, mypy, import-linter"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+services-install: install
+	bash scripts/install-test-services.sh
+
+run: install
+	$(BIN)/orchestrator setup --profile local
+	$(BIN)/orchestrator run --profile local
+
+test: services-install
+	CI=$${CI:-} $(BIN)/pytest $(PYTEST_ARGS)
+
+unit: install
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/run.py
+
+lint: install
+	$(BIN)/ruff check orchestrator tests bench infra scripts
+	$(BIN)/ruff format --check orchestrator tests bench infra scripts
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) infra/.services .orchestrator
