@@ -1,0 +1,162 @@
+"""Periodic triggers on Amazon EventBridge: one rule or one Scheduler schedule per trigger, each
+delivering the trigger's name to the worker-trigger queue. AWS fires them, so start/shutdown do
+nothing here; `orchestrator setup` creates them through `ensure_schedule`.
+
+Two modes, as the reference:
+- rule: PutRule with a rate expression, then PutTargets to the queue with the trigger name as the
+  input (the queue policy set by setup lets events.amazonaws.com send to it);
+- schedule: CreateSchedule targeting the queue through an IAM role that may send to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from typing import Any, Literal
+
+from orchestrator.clients.aws_connection import AwsConnection, error_code, translate
+from orchestrator.clients.aws_names import AwsNames, rate_expression
+from orchestrator.core.errors import ConfigError
+from orchestrator.core.models.queue import WorkerTrigger
+
+EventBridgeMode = Literal["rule", "schedule"]
+#: The id of the one target each rule has (fixed, so PutTargets is idempotent).
+TARGET_ID = "worker-trigger-queue"
+SCHEDULE_GROUP = "default"
+_NOT_FOUND = frozenset({"ResourceNotFoundException"})
+
+EnsureResult = Literal["created", "present", "updated"]
+
+
+class EventBridgeCronClient:
+    def __init__(
+        self,
+        connection: AwsConnection,
+        names: AwsNames,
+        mode: EventBridgeMode,
+        queue_arn: str,
+        role_arn: str | None = None,
+    ) -> None:
+        if mode not in ("rule", "schedule"):
+            raise ConfigError(f"event bridge type must be rule or schedule, got {mode!r}")
+        if mode == "schedule" and not role_arn:
+            raise ConfigError("a Scheduler schedule needs an IAM role ARN to send to the queue")
+        self._connection = connection
+        self._names = names
+        self._mode: EventBridgeMode = mode
+        self._queue_arn = queue_arn
+        self._role_arn = role_arn
+        self._stack: AsyncExitStack | None = None
+        self._client_obj: Any = None
+        self._open_lock = asyncio.Lock()
+
+    @property
+    def mode(self) -> EventBridgeMode:
+        return self._mode
+
+    async def _client(self) -> Any:
+        if self._client_obj is None:
+            async with self._open_lock:
+                if self._client_obj is None:
+                    stack = AsyncExitStack()
+                    service = "events" if self._mode == "rule" else "scheduler"
+                    self._client_obj = await stack.enter_async_context(self._connection.client(service))
+                    self._stack = stack
+        return self._client_obj
+
+    async def start(self) -> None:
+        """Nothing to do: AWS fires the rules and schedules."""
+
+    async def shutdown(self) -> None:
+        if self._stack is not None:
+            await self._stack.aclose()
+        self._stack = None
+        self._client_obj = None
+
+    async def ensure_schedules(self, triggers: Sequence[WorkerTrigger], interval_seconds: int) -> None:
+        for trigger in triggers:
+            await self.ensure_schedule(trigger, interval_seconds)
+
+    async def ensure_schedule(self, trigger: WorkerTrigger, interval_seconds: int) -> EnsureResult:
+        """Create the trigger's rule or schedule unless it exists; repair a rule's missing target."""
+        expression = rate_expression(interval_seconds)
+        name = self._names.trigger_rule(trigger)
+        try:
+            if self._mode == "rule":
+                return await self._ensure_rule(name, trigger, expression)
+            return await self._ensure_schedule(name, trigger, expression)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise translate(exc, self._connection, f"EventBridge {self._mode} {name}") from exc
+
+    async def _ensure_rule(self, name: str, trigger: WorkerTrigger, expression: str) -> EnsureResult:
+        events = await self._client()
+        result: EnsureResult
+        if await self._describe(name) is None:
+            await events.put_rule(Name=name, ScheduleExpression=expression, State="ENABLED")
+            result = "created"
+        else:
+            targets = (await events.list_targets_by_rule(Rule=name)).get("Targets", [])
+            if any(t.get("Id") == TARGET_ID and t.get("Arn") == self._queue_arn for t in targets):
+                return "present"
+            result = "updated"
+        # The input is a JSON string literal; the trigger parser strips the quotes.
+        await events.put_targets(
+            Rule=name, Targets=[{"Id": TARGET_ID, "Arn": self._queue_arn, "Input": json.dumps(trigger.value)}]
+        )
+        return result
+
+    async def _ensure_schedule(self, name: str, trigger: WorkerTrigger, expression: str) -> EnsureResult:
+        if await self._describe(name) is not None:
+            return "present"
+        scheduler = await self._client()
+        await scheduler.create_schedule(
+            Name=name,
+            GroupName=SCHEDULE_GROUP,
+            ScheduleExpression=expression,
+            ScheduleExpressionTimezone="UTC",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            State="ENABLED",
+            Target={"Arn": self._queue_arn, "RoleArn": self._role_arn, "Input": trigger.value},
+        )
+        return "created"
+
+    async def _describe(self, name: str) -> dict[str, Any] | None:
+        client = await self._client()
+        try:
+            if self._mode == "rule":
+                return dict(await client.describe_rule(Name=name))
+            return dict(await client.get_schedule(Name=name, GroupName=SCHEDULE_GROUP))
+        except Exception as exc:
+            if error_code(exc) in _NOT_FOUND:
+                return None
+            raise
+
+    async def describe(self, trigger: WorkerTrigger) -> dict[str, Any] | None:
+        """The rule or schedule of a trigger as AWS reports it; None when absent."""
+        name = self._names.trigger_rule(trigger)
+        try:
+            return await self._describe(name)
+        except Exception as exc:
+            raise translate(exc, self._connection, f"EventBridge describe {name}") from exc
+
+    async def list_schedules(self) -> list[WorkerTrigger]:
+        client = await self._client()
+        prefix = self._names.trigger_rule_prefix
+        by_name = {self._names.trigger_rule(t): t for t in WorkerTrigger}
+        names: list[str] = []
+        try:
+            if self._mode == "rule":
+                paginator = client.get_paginator("list_rules")
+                async for page in paginator.paginate(NamePrefix=prefix):
+                    names.extend(rule["Name"] for rule in page.get("Rules", []))
+            else:
+                paginator = client.get_paginator("list_schedules")
+                async for page in paginator.paginate(NamePrefix=prefix, GroupName=SCHEDULE_GROUP):
+                    names.extend(s["Name"] for s in page.get("Schedules", []))
+        except Exception as exc:
+            raise translate(exc, self._connection, f"EventBridge list {self._mode}s") from exc
+        return sorted((by_name[n] for n in names if n in by_name), key=lambda t: t.value)

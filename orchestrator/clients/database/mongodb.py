@@ -1,0 +1,657 @@
+"""The job and batch store on MongoDB (PyMongo's async API), with the reference's collections and
+indexes: `jobs`, `snos_batches`, `aggregator_batches`, `block_batch_lookups`.
+
+Choices that keep it correct on real MongoDB *and* on the MongoDB-compatible test server
+(nx-27017, whose gaps are listed in docs/services.md), by the operations used rather than by
+special cases:
+
+- Jobs are created with `insert_one` on the unique (job_type, internal_id) index: a
+  DuplicateKeyError means "exists". Every job write is `find_one_and_update` filtered on
+  {id, version} with `$inc` on version (compare-and-swap).
+- Ids (the job's `id`, a batch's `_id`) are stored as canonical UUID strings, where the reference
+  stores BSON Binary subtype 4: the test server drops the binary subtype, and a string compares
+  equal everywhere.
+- Timestamps: `created_at` / `updated_at` stay BSON datetimes as the reference (created_at is
+  written only on insert). Every write also stores `updated_at_ts` (UTC unix seconds, a double);
+  range queries and sorts on "last written" use that field, and `updated_at` is read back from it,
+  because a datetime written by `$set` is stored as a string by the test server.
+- Anti-joins ("jobs without a successor", "batches without a job") are two indexed finds over a
+  bounded window (candidates, then their successors with `$in`) and a set difference in code,
+  instead of `$lookup` pipelines.
+- block_batch_lookups rows are created with `insert_many(ordered=False)` (a duplicate means a
+  concurrent writer created it) and pointed at their batch with `update_many` over the block range;
+  no bulk upserts (the test server drops `$set` fields on a bulk upsert's insert).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+
+from orchestrator.core.clients.database import AggregatorBatchQuery, BatchAlreadyExistsError, SnosBatchQuery
+from orchestrator.core.errors import (
+    EmptyUpdateError,
+    JobAlreadyExistsError,
+    NotFoundError,
+    ServiceUnavailableError,
+    VersionConflictError,
+)
+from orchestrator.core.models.batch import (
+    AggregatorBatch,
+    AggregatorBatchStatus,
+    BlockBatchLookup,
+    SnosBatch,
+    SnosBatchStatus,
+)
+from orchestrator.core.models.job import JobItem, JobItemUpdates, JobStatus, JobType, utc_now
+from orchestrator.core.models.metadata import JobMetadata
+
+Doc = dict[str, Any]
+
+JOBS = "jobs"
+SNOS_BATCHES = "snos_batches"
+AGGREGATOR_BATCHES = "aggregator_batches"
+BLOCK_BATCH_LOOKUPS = "block_batch_lookups"
+
+#: How many candidates one round of an anti-join reads; bounds every scan's memory and latency.
+ANTI_JOIN_WINDOW = 500
+#: block_batch_lookups are written in chunks of this many blocks (as the reference).
+LOOKUP_CHUNK = 1000
+
+_VERSION_FIELD = "metadata.common.orchestrator_version"
+
+INDEXES: dict[str, list[IndexModel]] = {
+    JOBS: [
+        IndexModel([("id", ASCENDING)], name="id_1", unique=True),
+        IndexModel([("job_type", ASCENDING), ("internal_id", DESCENDING)], name="job_type_internal_id", unique=True),
+        IndexModel(
+            [("job_type", ASCENDING), ("status", ASCENDING), ("internal_id", DESCENDING)],
+            name="job_type_status_internal_id",
+        ),
+        IndexModel([("status", ASCENDING)], name="status_1"),
+        IndexModel([("internal_id", ASCENDING)], name="internal_id_1"),
+        IndexModel([("status", ASCENDING), ("updated_at_ts", ASCENDING)], name="status_updated_at_ts"),
+        IndexModel([("metadata.specific.block_number", ASCENDING)], name="specific_block_number"),
+    ],
+    SNOS_BATCHES: [
+        IndexModel([("index", ASCENDING)], name="index_unique", unique=True),
+        IndexModel([("aggregator_batch_index", ASCENDING)], name="aggregator_batch_index_1"),
+        IndexModel([("status", ASCENDING)], name="status_1"),
+        IndexModel([("created_at", DESCENDING)], name="created_at_-1"),
+        IndexModel([("start_block", ASCENDING), ("end_block", ASCENDING)], name="block_range"),
+        IndexModel([("start_block", ASCENDING)], name="start_block_unique", unique=True),
+        IndexModel([("end_block", ASCENDING)], name="end_block_unique", unique=True),
+    ],
+    AGGREGATOR_BATCHES: [
+        IndexModel([("index", ASCENDING)], name="index_unique", unique=True),
+        IndexModel([("status", ASCENDING)], name="status_1"),
+        IndexModel([("created_at", DESCENDING)], name="created_at_-1"),
+        IndexModel([("start_block", ASCENDING), ("end_block", ASCENDING)], name="block_range"),
+        IndexModel([("start_block", ASCENDING)], name="start_block_unique", unique=True),
+        IndexModel([("end_block", ASCENDING)], name="end_block_unique", unique=True),
+    ],
+    BLOCK_BATCH_LOOKUPS: [
+        IndexModel([("block_number", ASCENDING)], name="block_number_unique", unique=True),
+        IndexModel([("snos_batch_index", ASCENDING)], name="snos_batch_index_1"),
+        IndexModel([("aggregator_batch_index", ASCENDING)], name="aggregator_batch_index_1"),
+    ],
+}
+
+
+def redact_url(url: str) -> str:
+    """The connection URL without its password, for messages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable MongoDB URL>"
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def _from_ts(value: Any) -> datetime:
+    return datetime.fromtimestamp(float(value), UTC)
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return _from_ts(value)
+    return datetime.fromisoformat(str(value)).astimezone(UTC)
+
+
+# --- documents ----------------------------------------------------------------------------------
+
+
+def job_to_doc(job: JobItem) -> Doc:
+    return {
+        "id": str(job.id),
+        "internal_id": job.internal_id,
+        "job_type": job.job_type.value,
+        "status": job.status.value,
+        "external_id": job.external_id,
+        "metadata": job.metadata.model_dump(mode="json"),
+        "version": job.version,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "updated_at_ts": job.updated_at.timestamp(),
+    }
+
+
+def job_from_doc(doc: Mapping[str, Any]) -> JobItem:
+    return JobItem(
+        id=uuid.UUID(str(doc["id"])),
+        internal_id=int(doc["internal_id"]),
+        job_type=JobType(doc["job_type"]),
+        status=JobStatus(doc["status"]),
+        external_id=doc.get("external_id", ""),
+        metadata=JobMetadata.model_validate(doc["metadata"]),
+        version=int(doc["version"]),
+        created_at=_utc(doc["created_at"]),
+        updated_at=_from_ts(doc["updated_at_ts"]) if "updated_at_ts" in doc else _utc(doc["updated_at"]),
+    )
+
+
+def batch_to_doc(batch: SnosBatch | AggregatorBatch) -> Doc:
+    doc = batch.model_dump(mode="json", exclude={"id", "created_at", "updated_at"})
+    if doc.get("bucket_id", "") is None:
+        del doc["bucket_id"]  # the reference omits an unset bucket id
+    doc["_id"] = str(batch.id)
+    doc["created_at"] = batch.created_at
+    doc["updated_at"] = batch.updated_at
+    doc["updated_at_ts"] = batch.updated_at.timestamp()
+    return doc
+
+
+def _batch_fields(doc: Mapping[str, Any]) -> Doc:
+    fields = {k: v for k, v in doc.items() if k not in ("_id", "updated_at_ts", "created_at", "updated_at")}
+    fields["id"] = uuid.UUID(str(doc["_id"]))
+    fields["created_at"] = _utc(doc["created_at"])
+    fields["updated_at"] = _from_ts(doc["updated_at_ts"]) if "updated_at_ts" in doc else _utc(doc["updated_at"])
+    return fields
+
+
+def snos_batch_from_doc(doc: Mapping[str, Any]) -> SnosBatch:
+    return SnosBatch.model_validate(_batch_fields(doc))
+
+
+def aggregator_batch_from_doc(doc: Mapping[str, Any]) -> AggregatorBatch:
+    return AggregatorBatch.model_validate(_batch_fields(doc))
+
+
+def _statuses(values: Sequence[Any]) -> list[str]:
+    return [getattr(v, "value", v) for v in values]
+
+
+class MongoDatabaseClient:
+    def __init__(
+        self,
+        url: str,
+        database_name: str = "orchestrator",
+        server_selection_timeout_ms: int = 5000,
+    ) -> None:
+        self._url = url
+        self._database_name = database_name
+        self._timeout_ms = server_selection_timeout_ms
+        self._client: AsyncMongoClient[Doc] | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    @property
+    def _db(self) -> AsyncDatabase[Doc]:
+        if self._client is None:
+            self._client = AsyncMongoClient(
+                self._url,
+                tz_aware=True,
+                serverSelectionTimeoutMS=self._timeout_ms,
+                appname="orchestrator",
+            )
+        return self._client[self._database_name]
+
+    def _coll(self, name: str) -> AsyncCollection[Doc]:
+        return self._db[name]
+
+    async def connect(self) -> None:
+        """Create the indexes (idempotent); raises ServiceUnavailableError when the server is down."""
+        await self.health_check()
+        for name, models in INDEXES.items():
+            await self._coll(name).create_indexes(models)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+        self._client = None
+
+    async def health_check(self) -> None:
+        try:
+            await self._db.command("ping")
+        except PyMongoError as exc:
+            raise ServiceUnavailableError(
+                f"MongoDB at {redact_url(self._url)} did not answer a ping: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    async def drop_all(self) -> None:
+        """Drop the orchestrator's collections (tests)."""
+        for name in INDEXES:
+            await self._db.drop_collection(name)
+
+    # --- jobs -----------------------------------------------------------------------------------
+    async def _find_jobs(
+        self, query: Doc, sort: Sequence[tuple[str, int]] = (("internal_id", ASCENDING),), limit: int | None = None
+    ) -> list[JobItem]:
+        cursor = self._coll(JOBS).find(query, {"_id": False}).sort(list(sort))
+        if limit is not None:
+            cursor = cursor.limit(max(0, limit))
+            if limit <= 0:
+                return []
+        return [job_from_doc(doc) async for doc in cursor]
+
+    async def _find_job(
+        self, query: Doc, sort: Sequence[tuple[str, int]] = (("internal_id", ASCENDING),)
+    ) -> JobItem | None:
+        found = await self._find_jobs(query, sort, limit=1)
+        return found[0] if found else None
+
+    async def create_job(self, job: JobItem) -> JobItem:
+        try:
+            await self._coll(JOBS).insert_one(job_to_doc(job))
+        except DuplicateKeyError as exc:
+            raise JobAlreadyExistsError(
+                f"job {job.job_type.value}/{job.internal_id} (id {job.id}) already exists"
+            ) from exc
+        return job.model_copy(deep=True)
+
+    async def get_job_by_id(self, job_id: uuid.UUID) -> JobItem | None:
+        return await self._find_job({"id": str(job_id)})
+
+    async def get_job_by_internal_id_and_type(self, internal_id: int, job_type: JobType) -> JobItem | None:
+        return await self._find_job({"job_type": job_type.value, "internal_id": internal_id})
+
+    async def get_jobs_by_internal_ids_and_type(self, internal_ids: Sequence[int], job_type: JobType) -> list[JobItem]:
+        if not internal_ids:
+            return []
+        return await self._find_jobs({"job_type": job_type.value, "internal_id": {"$in": list(internal_ids)}})
+
+    async def update_job(self, job: JobItem, updates: JobItemUpdates) -> JobItem:
+        if updates.is_empty():
+            raise EmptyUpdateError(f"update of job {job.id} has no field to change")
+        now = utc_now()
+        fields: Doc = {"updated_at": now, "updated_at_ts": now.timestamp()}
+        if updates.status is not None:
+            fields["status"] = updates.status.value
+        if updates.external_id is not None:
+            fields["external_id"] = updates.external_id
+        if updates.metadata is not None:
+            fields["metadata"] = updates.metadata.model_dump(mode="json")
+        doc = await self._coll(JOBS).find_one_and_update(
+            {"id": str(job.id), "version": job.version},
+            {"$set": fields, "$inc": {"version": 1}},
+            projection={"_id": False},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            raise VersionConflictError(f"job {job.id}: version {job.version} is outdated (or the job does not exist)")
+        return job_from_doc(doc)
+
+    async def get_latest_job_by_type(
+        self, job_type: JobType, orchestrator_version: str | None = None
+    ) -> JobItem | None:
+        query: Doc = {"job_type": job_type.value}
+        if orchestrator_version is not None:
+            query[_VERSION_FIELD] = orchestrator_version
+        return await self._find_job(query, [("internal_id", DESCENDING)])
+
+    async def get_latest_job_by_type_and_status(self, job_type: JobType, status: JobStatus) -> JobItem | None:
+        return await self._find_job({"job_type": job_type.value, "status": status.value}, [("internal_id", DESCENDING)])
+
+    async def get_oldest_job_by_type_excluding_statuses(
+        self, job_type: JobType, statuses: Sequence[JobStatus], orchestrator_version: str | None = None
+    ) -> JobItem | None:
+        query: Doc = {"job_type": job_type.value}
+        if statuses:
+            query["status"] = {"$nin": _statuses(statuses)}
+        if orchestrator_version is not None:
+            query[_VERSION_FIELD] = orchestrator_version
+        return await self._find_job(query)
+
+    async def _existing_internal_ids(self, job_type: JobType, internal_ids: Sequence[int]) -> set[int]:
+        cursor = self._coll(JOBS).find(
+            {"job_type": job_type.value, "internal_id": {"$in": list(internal_ids)}},
+            {"internal_id": True, "_id": False},
+        )
+        return {int(doc["internal_id"]) async for doc in cursor}
+
+    async def get_jobs_without_successor(
+        self,
+        job_type: JobType,
+        status: JobStatus,
+        successor_type: JobType,
+        orchestrator_version: str | None = None,
+        min_internal_id: int = 0,
+        limit: int | None = None,
+    ) -> list[JobItem]:
+        result: list[JobItem] = []
+        low, inclusive = min_internal_id, True
+        while limit is None or len(result) < limit:
+            query: Doc = {
+                "job_type": job_type.value,
+                "status": status.value,
+                "internal_id": {"$gte" if inclusive else "$gt": low},
+            }
+            if orchestrator_version is not None:
+                query[_VERSION_FIELD] = orchestrator_version
+            window = await self._find_jobs(query, limit=ANTI_JOIN_WINDOW)
+            if not window:
+                break
+            taken = await self._existing_internal_ids(successor_type, [j.internal_id for j in window])
+            result.extend(j for j in window if j.internal_id not in taken)
+            if len(window) < ANTI_JOIN_WINDOW:
+                break
+            low, inclusive = window[-1].internal_id, False
+        return result if limit is None else result[:limit]
+
+    async def get_jobs_after_internal_id_by_job_type(
+        self, job_type: JobType, status: JobStatus, internal_id: int, orchestrator_version: str | None = None
+    ) -> list[JobItem]:
+        query: Doc = {"job_type": job_type.value, "status": status.value, "internal_id": {"$gt": internal_id}}
+        if orchestrator_version is not None:
+            query[_VERSION_FIELD] = orchestrator_version
+        return await self._find_jobs(query)
+
+    async def get_jobs_by_types_and_statuses(
+        self,
+        job_types: Sequence[JobType],
+        statuses: Sequence[JobStatus],
+        limit: int | None = None,
+        orchestrator_version: str | None = None,
+    ) -> list[JobItem]:
+        query: Doc = {}
+        if job_types:
+            query["job_type"] = {"$in": _statuses(job_types)}
+        if statuses:
+            query["status"] = {"$in": _statuses(statuses)}
+        if orchestrator_version is not None:
+            query[_VERSION_FIELD] = orchestrator_version
+        return await self._find_jobs(query, [("internal_id", ASCENDING), ("job_type", ASCENDING)], limit)
+
+    async def get_jobs_between_internal_ids(
+        self, job_type: JobType, status: JobStatus, gte: int, lte: int
+    ) -> list[JobItem]:
+        return await self._find_jobs(
+            {"job_type": job_type.value, "status": status.value, "internal_id": {"$gte": gte, "$lte": lte}}
+        )
+
+    async def get_jobs_by_status(self, status: JobStatus, limit: int | None = None) -> list[JobItem]:
+        return await self._find_jobs(
+            {"status": status.value}, [("internal_id", ASCENDING), ("job_type", ASCENDING)], limit
+        )
+
+    async def get_jobs_updated_before(
+        self, statuses: Sequence[JobStatus], before: datetime, limit: int
+    ) -> list[JobItem]:
+        query: Doc = {"updated_at_ts": {"$lt": _utc(before).timestamp()}}
+        if statuses:
+            query["status"] = {"$in": _statuses(statuses)}
+        return await self._find_jobs(query, [("updated_at_ts", ASCENDING), ("internal_id", ASCENDING)], limit)
+
+    async def get_jobs_without_storage_artifacts_tagged(self, limit: int) -> list[JobItem]:
+        # `None` matches both a null and a missing field.
+        return await self._find_jobs(
+            {
+                "job_type": JobType.STATE_TRANSITION.value,
+                "status": JobStatus.COMPLETED.value,
+                "metadata.specific.storage_artifacts_tagged_at": None,
+            },
+            limit=limit,
+        )
+
+    async def get_jobs_by_block_number(self, block_number: int) -> list[JobItem]:
+        by_block = [JobType.PROOF_CREATION.value, JobType.PROOF_REGISTRATION.value, JobType.DATA_SUBMISSION.value]
+        found = await self._find_jobs({"job_type": {"$in": by_block}, "metadata.specific.block_number": block_number})
+        found += await self._find_jobs(
+            {"job_type": JobType.STATE_TRANSITION.value, "metadata.specific.context.to_settle": block_number}
+        )
+        found += await self._find_jobs(
+            {
+                "job_type": {"$in": [JobType.SNOS_RUN.value, JobType.AGGREGATOR.value]},
+                "metadata.specific.start_block": {"$lte": block_number},
+                "metadata.specific.end_block": {"$gte": block_number},
+            }
+        )
+        return sorted(found, key=lambda j: (j.job_type.value, j.internal_id))
+
+    # --- batches: reads ---------------------------------------------------------------------------
+    async def _snos(self, query: Doc, sort: int = ASCENDING, limit: int | None = None) -> list[SnosBatch]:
+        if limit is not None and limit <= 0:
+            return []
+        cursor = self._coll(SNOS_BATCHES).find(query).sort("index", sort)
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        return [snos_batch_from_doc(doc) async for doc in cursor]
+
+    async def _aggregator(self, query: Doc, sort: int = ASCENDING, limit: int | None = None) -> list[AggregatorBatch]:
+        if limit is not None and limit <= 0:
+            return []
+        cursor = self._coll(AGGREGATOR_BATCHES).find(query).sort("index", sort)
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        return [aggregator_batch_from_doc(doc) async for doc in cursor]
+
+    async def get_latest_snos_batch(self) -> SnosBatch | None:
+        found = await self._snos({}, DESCENDING, 1)
+        return found[0] if found else None
+
+    async def get_latest_aggregator_batch(self) -> AggregatorBatch | None:
+        found = await self._aggregator({}, DESCENDING, 1)
+        return found[0] if found else None
+
+    async def get_oldest_aggregator_batch(self, orchestrator_version: str | None = None) -> AggregatorBatch | None:
+        query: Doc = {} if orchestrator_version is None else {"orchestrator_version": orchestrator_version}
+        found = await self._aggregator(query, ASCENDING, 1)
+        return found[0] if found else None
+
+    async def get_snos_batches(self, query: SnosBatchQuery) -> list[SnosBatch]:
+        filters: Doc = {}
+        if query.indexes:
+            filters["index"] = {"$in": list(query.indexes)}
+        if query.statuses:
+            filters["status"] = {"$in": _statuses(query.statuses)}
+        if query.aggregator_batch_index is not None:
+            filters["aggregator_batch_index"] = query.aggregator_batch_index
+        if query.orchestrator_version is not None:
+            filters["orchestrator_version"] = query.orchestrator_version
+        return await self._snos(filters, ASCENDING if query.sort == "asc" else DESCENDING, query.limit)
+
+    async def get_aggregator_batches(self, query: AggregatorBatchQuery) -> list[AggregatorBatch]:
+        filters: Doc = {}
+        if query.indexes:
+            filters["index"] = {"$in": list(query.indexes)}
+        if query.statuses:
+            filters["status"] = {"$in": _statuses(query.statuses)}
+        if query.orchestrator_version is not None:
+            filters["orchestrator_version"] = query.orchestrator_version
+        return await self._aggregator(filters, ASCENDING if query.sort == "asc" else DESCENDING, query.limit)
+
+    async def get_aggregator_batch_for_block(self, block_number: int) -> AggregatorBatch | None:
+        lookup = await self._coll(BLOCK_BATCH_LOOKUPS).find_one({"block_number": block_number})
+        if lookup is not None and lookup.get("aggregator_batch_index") is not None:
+            found = await self._aggregator({"index": lookup["aggregator_batch_index"]}, limit=1)
+            if found:
+                return found[0]
+        # Not in the lookup table (yet): fall back to the ranges.
+        found = await self._aggregator(
+            {"start_block": {"$lte": block_number}, "end_block": {"$gte": block_number}}, DESCENDING, 1
+        )
+        return found[0] if found else None
+
+    async def get_block_batch_lookup(self, block_number: int) -> BlockBatchLookup | None:
+        doc = await self._coll(BLOCK_BATCH_LOOKUPS).find_one({"block_number": block_number})
+        if doc is None:
+            return None
+        return BlockBatchLookup(
+            block_number=int(doc["block_number"]),
+            snos_batch_index=doc.get("snos_batch_index"),
+            aggregator_batch_index=doc.get("aggregator_batch_index"),
+        )
+
+    async def get_start_snos_batch_for_aggregator(self, aggregator_index: int) -> SnosBatch | None:
+        found = await self._snos({"aggregator_batch_index": aggregator_index}, ASCENDING, 1)
+        return found[0] if found else None
+
+    async def get_snos_batches_by_aggregator_index(self, aggregator_index: int) -> list[SnosBatch]:
+        return await self._snos({"aggregator_batch_index": aggregator_index})
+
+    async def get_snos_batches_without_jobs(
+        self,
+        status: SnosBatchStatus,
+        limit: int,
+        orchestrator_version: str | None = None,
+        min_index: int = 0,
+    ) -> list[SnosBatch]:
+        result: list[SnosBatch] = []
+        low, inclusive = min_index, True
+        while len(result) < limit:
+            query: Doc = {"status": status.value, "index": {"$gte" if inclusive else "$gt": low}}
+            if orchestrator_version is not None:
+                query["orchestrator_version"] = orchestrator_version
+            window = await self._snos(query, ASCENDING, ANTI_JOIN_WINDOW)
+            if not window:
+                break
+            taken = await self._existing_internal_ids(JobType.SNOS_RUN, [b.index for b in window])
+            result.extend(b for b in window if b.index not in taken)
+            if len(window) < ANTI_JOIN_WINDOW:
+                break
+            low, inclusive = window[-1].index, False
+        return result[: max(0, limit)]
+
+    # --- batches: writes --------------------------------------------------------------------------
+    async def _set_status(self, collection: str, index: int, status: str, what: str) -> Doc:
+        now = utc_now()
+        doc = await self._coll(collection).find_one_and_update(
+            {"index": index},
+            {"$set": {"status": status, "updated_at": now, "updated_at_ts": now.timestamp()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            raise NotFoundError(f"no {what} batch with index {index}")
+        return doc
+
+    async def update_snos_batch_status_by_index(self, index: int, status: SnosBatchStatus) -> SnosBatch:
+        return snos_batch_from_doc(await self._set_status(SNOS_BATCHES, index, status.value, "SNOS"))
+
+    async def update_aggregator_batch_status_by_index(
+        self, index: int, status: AggregatorBatchStatus
+    ) -> AggregatorBatch:
+        return aggregator_batch_from_doc(await self._set_status(AGGREGATOR_BATCHES, index, status.value, "aggregator"))
+
+    async def _insert_batch(self, collection: str, batch: SnosBatch | AggregatorBatch, what: str) -> None:
+        try:
+            await self._coll(collection).insert_one(batch_to_doc(batch))
+        except DuplicateKeyError as exc:
+            raise BatchAlreadyExistsError(
+                f"{what} batch {batch.index} (blocks {batch.start_block}..{batch.end_block}) clashes with a stored one"
+            ) from exc
+
+    async def _upsert_batch(
+        self, collection: str, batch: SnosBatch | AggregatorBatch, what: str
+    ) -> tuple[Any, Doc | None]:
+        """Write `batch` by id, keeping a stored batch's created_at; returns (stored, previous doc)."""
+        stored = batch.model_copy(deep=True)
+        stored.num_blocks = stored.end_block - stored.start_block + 1
+        stored.updated_at = utc_now()
+        coll = self._coll(collection)
+        previous = await coll.find_one(
+            {"_id": str(batch.id)}, {"index": True, "start_block": True, "end_block": True, "created_at": True}
+        )
+        if previous is None:
+            try:
+                await coll.insert_one(batch_to_doc(stored))
+                return stored, None
+            except DuplicateKeyError as exc:
+                previous = await coll.find_one({"_id": str(batch.id)})
+                if previous is None:  # the clash is on index or block range, not on the id
+                    raise BatchAlreadyExistsError(
+                        f"{what} batch {batch.index} (blocks {batch.start_block}..{batch.end_block})"
+                        " clashes with a stored one"
+                    ) from exc
+        stored.created_at = _utc(previous["created_at"])
+        fields = batch_to_doc(stored)
+        del fields["_id"], fields["created_at"]
+        unset = {} if "bucket_id" in fields or not isinstance(stored, AggregatorBatch) else {"bucket_id": ""}
+        update: Doc = {"$set": fields}
+        if unset:
+            update["$unset"] = unset
+        try:
+            await coll.update_one({"_id": str(batch.id)}, update)
+        except DuplicateKeyError as exc:
+            raise BatchAlreadyExistsError(
+                f"{what} batch {batch.index} (blocks {batch.start_block}..{batch.end_block}) clashes with a stored one"
+            ) from exc
+        return stored, previous
+
+    async def update_or_create_snos_batch(self, batch: SnosBatch) -> SnosBatch:
+        stored, previous = await self._upsert_batch(SNOS_BATCHES, batch, "SNOS")
+        await self._sync_lookups("snos_batch_index", stored.index, previous, stored.start_block, stored.end_block)
+        return stored  # type: ignore[no-any-return]
+
+    async def update_or_create_aggregator_batch(self, batch: AggregatorBatch) -> AggregatorBatch:
+        stored, previous = await self._upsert_batch(AGGREGATOR_BATCHES, batch, "aggregator")
+        await self._sync_lookups("aggregator_batch_index", stored.index, previous, stored.start_block, stored.end_block)
+        return stored  # type: ignore[no-any-return]
+
+    async def create_snos_batch(self, batch: SnosBatch) -> SnosBatch:
+        stored = batch.model_copy(deep=True)
+        await self._insert_batch(SNOS_BATCHES, stored, "SNOS")
+        await self._sync_lookups("snos_batch_index", stored.index, None, stored.start_block, stored.end_block)
+        return stored
+
+    async def create_aggregator_batch(self, batch: AggregatorBatch) -> AggregatorBatch:
+        stored = batch.model_copy(deep=True)
+        await self._insert_batch(AGGREGATOR_BATCHES, stored, "aggregator")
+        await self._sync_lookups("aggregator_batch_index", stored.index, None, stored.start_block, stored.end_block)
+        return stored
+
+    async def _sync_lookups(self, field: str, index: int, previous: Doc | None, start: int, end: int) -> None:
+        """Point every block of the batch at it; unpoint blocks a re-written batch no longer covers."""
+        lookups = self._coll(BLOCK_BATCH_LOOKUPS)
+        now = utc_now()
+        if previous is not None:
+            old_index, old_start, old_end = previous["index"], previous["start_block"], previous["end_block"]
+            for low, high in ((old_start, min(old_end, start - 1)), (max(old_start, end + 1), old_end)):
+                if low <= high:
+                    await lookups.update_many(
+                        {field: old_index, "block_number": {"$gte": low, "$lte": high}},
+                        {"$unset": {field: ""}, "$set": {"updated_at": now}},
+                    )
+        for chunk_start in range(start, end + 1, LOOKUP_CHUNK):
+            chunk_end = min(end, chunk_start + LOOKUP_CHUNK - 1)
+            block_range = {"$gte": chunk_start, "$lte": chunk_end}
+            present = {
+                int(doc["block_number"])
+                async for doc in lookups.find({"block_number": block_range}, {"block_number": True, "_id": False})
+            }
+            missing = [b for b in range(chunk_start, chunk_end + 1) if b not in present]
+            if missing:
+                try:
+                    await lookups.insert_many(
+                        [{"block_number": b, field: index, "created_at": now, "updated_at": now} for b in missing],
+                        ordered=False,
+                    )
+                except BulkWriteError as exc:
+                    # A duplicate block_number: a concurrent writer created the row; the update
+                    # below points it at this batch. Anything else is a real failure.
+                    if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
+                        raise
+            await lookups.update_many(
+                {"block_number": block_range},
+                {"$set": {field: index, "updated_at": now}},
+            )
