@@ -55,11 +55,13 @@ class Container:
 
     async def start(self) -> None:
         await self.infra.database.connect()
+        await self.infra.lock.connect()
         await self.infra.queue.setup()
         await self.infra.storage.setup()
 
     async def close(self) -> None:
-        for closer in (self.infra.queue.close, self.infra.storage.close, self.infra.database.close):
+        infra = self.infra
+        for closer in (infra.queue.close, infra.storage.close, infra.lock.close, infra.database.close):
             try:
                 await closer()
             except Exception:  # closing must go on for the others
