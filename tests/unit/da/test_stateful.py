@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pytest
 
 from orchestrator.services.da import stateful
-from orchestrator.services.da.state_update import StateDiff, StateUpdate
+from orchestrator.services.da.state_update import StateDiff, StateUpdate, StorageEntry
 from tests.unit.da.helpers import BATCH, load_json
 
 PRE_RANGE_BLOCK = 2935725
@@ -39,8 +39,8 @@ def derive_aliases(before: StateDiff, after: StateDiff) -> dict[int, int]:
     a_list = [c for c in before.storage_diffs if c.address >= 128]
     b_list = [c for c in after.storage_diffs if c.address >= 128]
 
-    def signature(entries: Sequence[object]) -> list[int]:
-        return sorted(e.value for e in entries)  # type: ignore[attr-defined]
+    def signature(entries: Sequence[StorageEntry]) -> list[int]:
+        return sorted(e.value for e in entries)
 
     matched_a: set[int] = set()
     matched_b: set[int] = set()
@@ -67,9 +67,9 @@ def derive_aliases(before: StateDiff, after: StateDiff) -> dict[int, int]:
             for entry in a.storage_entries:
                 if entry.key < 128 or entry.key in known:
                     continue
-                options = {f.key for f in b.storage_entries if f.value == entry.value}
-                if len(options) == 1:
-                    known[entry.key] = options.pop()
+                entry_options = {f.key for f in b.storage_entries if f.value == entry.value}
+                if len(entry_options) == 1:
+                    known[entry.key] = entry_options.pop()
         for pairs_a, pairs_b in [
             (
                 [(n.contract_address, n.nonce) for n in before.nonces],
