@@ -35,9 +35,7 @@ class SquashError(ValueError):
     pass
 
 
-async def squash(
-    updates: Sequence[StateUpdate], pre_range_block: int | None, reader: StateReader
-) -> StateUpdate:
+async def squash(updates: Sequence[StateUpdate], pre_range_block: int | None, reader: StateReader) -> StateUpdate:
     if not updates:
         raise SquashError("cannot squash an empty list of state updates")
 
@@ -86,9 +84,7 @@ async def squash(
         storage_diffs=storage_diffs,
         deprecated_declared_classes=list(deprecated),
         declared_classes=[DeclaredClass(class_hash=h, compiled_class_hash=c) for h, c in declared.items()],
-        migrated_compiled_classes=[
-            DeclaredClass(class_hash=h, compiled_class_hash=c) for h, c in migrated.items()
-        ],
+        migrated_compiled_classes=[DeclaredClass(class_hash=h, compiled_class_hash=c) for h, c in migrated.items()],
         deployed_contracts=[DeployedContract(address=a, class_hash=h) for a, h in deployed.items()],
         replaced_classes=[ReplacedClass(contract_address=a, class_hash=h) for a, h in replaced.items()],
         nonces=[NonceUpdate(contract_address=a, nonce=n) for a, n in nonces.items()],

@@ -133,9 +133,7 @@ def sort_state_diff(diff: StateDiff) -> StateDiff:
     """Every list in ascending order (the reference's `sort_state_diff`)."""
     return StateDiff(
         storage_diffs=[
-            ContractStorageDiff(
-                address=d.address, storage_entries=sorted(d.storage_entries, key=lambda e: e.key)
-            )
+            ContractStorageDiff(address=d.address, storage_entries=sorted(d.storage_entries, key=lambda e: e.key))
             for d in sorted(diff.storage_diffs, key=lambda d: d.address)
         ],
         deprecated_declared_classes=sorted(diff.deprecated_declared_classes),

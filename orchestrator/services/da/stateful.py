@@ -93,16 +93,13 @@ async def compress(state_update: StateUpdate, pre_range_block: int, reader: Stat
         update={
             "storage_diffs": storage_diffs,
             "deployed_contracts": [
-                DeployedContract(address=alias[d.address], class_hash=d.class_hash)
-                for d in diff.deployed_contracts
+                DeployedContract(address=alias[d.address], class_hash=d.class_hash) for d in diff.deployed_contracts
             ],
             "replaced_classes": [
                 ReplacedClass(contract_address=alias[r.contract_address], class_hash=r.class_hash)
                 for r in diff.replaced_classes
             ],
-            "nonces": [
-                NonceUpdate(contract_address=alias[n.contract_address], nonce=n.nonce) for n in diff.nonces
-            ],
+            "nonces": [NonceUpdate(contract_address=alias[n.contract_address], nonce=n.nonce) for n in diff.nonces],
         }
     )
     return state_update.model_copy(update={"state_diff": sort_state_diff(compressed)})
