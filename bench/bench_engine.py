@@ -28,7 +28,7 @@ from orchestrator.clients.database.sqlite import SqliteDatabaseClient  # noqa: E
 from orchestrator.clients.queue.local import SqliteQueueClient  # noqa: E402
 from orchestrator.core.models.job import JobItem, JobItemUpdates, JobType  # noqa: E402
 from orchestrator.core.models.metadata import JobMetadata, SnosMetadata  # noqa: E402
-from orchestrator.core.models.queue import QueueType, decode_job_message  # noqa: E402
+from orchestrator.core.models.queue import QueueType, decode_job_message, encode_job_message  # noqa: E402
 from orchestrator.core.version import ORCHESTRATOR_VERSION  # noqa: E402
 from orchestrator.services.job.engine import EngineParams, JobEngine  # noqa: E402
 from orchestrator.services.job.handler import Verification  # noqa: E402
@@ -127,7 +127,7 @@ async def baseline_run(n: int, directory: Path, db_calls: Counter[str], queue_ca
     for k in range(writes):
         j = jobs[k % n]
         jobs[k % n] = await db.update_job(j, JobItemUpdates(metadata=j.metadata))
-    body = '{"id": "%s"}' % uuid.uuid4()
+    body = encode_job_message(uuid.uuid4())
     for _ in range(round(per_job.get("send", 0) * n)):
         await queue.send(QueueType.SNOS_JOB_PROCESSING, body)
     while (d := await queue.receive(QueueType.SNOS_JOB_PROCESSING)) is not None:
