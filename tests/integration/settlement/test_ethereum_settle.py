@@ -102,3 +102,29 @@ async def test_confirmations_are_awaited(anvil_factory) -> None:  # type: ignore
     assert await chain.w3.eth.block_number - receipt["blockNumber"] >= 2
     await client.close()
     await chain.close()
+
+
+async def test_contract_rejects_a_proof_that_does_not_open_the_blob(anvil: Anvil) -> None:
+    """The precompile really checks: the same output with one proof byte changed reverts."""
+    from eth_account import Account
+
+    from orchestrator.clients.settlement.blob_proofs import build_kzg_proofs
+    from orchestrator.clients.settlement.blob_tx import BlobSidecar
+    from orchestrator.clients.settlement.calldata import update_state_kzg_da_calldata
+    from orchestrator.clients.settlement.tx_manager import BlobTxManager, BlobTxRequest
+
+    chain = await deploy_core(anvil.url, PROGRAM_OUTPUT)
+    await chain.register_fact(PROGRAM_OUTPUT)
+    blob = read_blob()
+    proof = bytearray(build_kzg_proofs(PROGRAM_OUTPUT, [blob])[0])
+    proof[-1] ^= 0x01
+    request = BlobTxRequest(
+        to=chain.address,
+        data=update_state_kzg_da_calldata(PROGRAM_OUTPUT, [bytes(proof)]),
+        sidecar=BlobSidecar.build([blob], peerdas=False),
+    )
+    manager = BlobTxManager(chain.w3, Account.from_key(OPERATOR_KEY), TxManagerConfig(confirmations=0, poll_interval=0.1))
+    with pytest.raises(SettlementRejectedError, match="KZG_PROOF_REJECTED"):
+        await manager.send(request)
+    assert await chain.state_block_number() == PREVIOUS_BLOCK
+    await chain.close()
