@@ -1,10 +1,12 @@
 """A batch's state update -> the felts that go into its blobs (the aggregator-batching path).
 
-`compress_state_update(state_update, end_block, version, reader)` mirrors the reference:
-stateful (alias) compression against the node's state at `end_block` from Starknet 0.13.4, then
-the batch encoder, then stateless compression from 0.13.3. `encode_and_compress` is the offline
-part (the input is already stateful-compressed where needed). Feed the result to
-`blob.felts_to_blobs`.
+`compress_state_update(state_update, alias_block, version, reader)` mirrors the reference:
+stateful (alias) compression from Starknet 0.13.4 (aliases read at `alias_block`; the reference
+passes the batch's end block — aliases never change once assigned, so any block at or after the
+range start gives the same answers), then the batch encoder, then stateless compression from
+0.13.3. `encode_and_compress` is the offline part (the input is already stateful-compressed where
+needed). Feed the result to `blob.felts_to_blobs`. Updates may be typed or raw RPC dicts; versions
+tuples or strings ("0.13.5").
 """
 
 from __future__ import annotations
@@ -12,18 +14,21 @@ from __future__ import annotations
 from orchestrator.services.da import stateful, stateless
 from orchestrator.services.da.encoder import encode_batch_state_update
 from orchestrator.services.da.state_reader import StateReader
-from orchestrator.services.da.state_update import StateUpdate
-from orchestrator.services.da.version import V0_13_3, V0_13_4, StarknetVersion
+from orchestrator.services.da.state_update import StateUpdateLike, as_state_update
+from orchestrator.services.da.version import V0_13_3, V0_13_4, VersionLike, as_version
 
 
-def encode_and_compress(state_update: StateUpdate, version: StarknetVersion) -> list[int]:
+def encode_and_compress(state_update: StateUpdateLike, version: VersionLike) -> list[int]:
+    version = as_version(version)
     felts = encode_batch_state_update(state_update, version)
     return stateless.compress(felts) if version >= V0_13_3 else felts
 
 
 async def compress_state_update(
-    state_update: StateUpdate, end_block: int, version: StarknetVersion, reader: StateReader
+    state_update: StateUpdateLike, alias_block: int, version: VersionLike, reader: StateReader
 ) -> list[int]:
+    version = as_version(version)
+    update = as_state_update(state_update)
     if version >= V0_13_4:
-        state_update = await stateful.compress(state_update, end_block, reader)
-    return encode_and_compress(state_update, version)
+        update = await stateful.compress(update, alias_block, reader)
+    return encode_and_compress(update, version)

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from orchestrator.services.da.da_word import da_word
-from orchestrator.services.da.state_update import StateUpdate
-from orchestrator.services.da.version import StarknetVersion
+from orchestrator.services.da.state_update import StateUpdateLike, as_state_update
+from orchestrator.services.da.version import VersionLike, as_version
+
+if TYPE_CHECKING:
+    from orchestrator.core.madara.node import L2NodeClient
 
 # System contracts (block-hash registry, alias contract) have no nonce to look up.
 _NO_NONCE_LOOKUP = frozenset({0x1, 0x2})
@@ -48,13 +51,20 @@ class RecordedNonces:
             raise LookupError(f"no recorded nonce for contract {address:#x}") from None
 
 
+if TYPE_CHECKING:  # mypy proves the L2 node client is a NonceSource
+
+    def _node_gives_nonces(node: L2NodeClient) -> NonceSource:
+        return node
+
+
 async def encode_block_state_update(
-    state_update: StateUpdate,
+    state_update: StateUpdateLike,
     block_number: int,
-    version: StarknetVersion,
+    version: VersionLike,
     nonce_source: NonceSource,
 ) -> list[int]:
-    diff = state_update.state_diff
+    version = as_version(version)
+    diff = as_state_update(state_update).state_diff
     storage: dict[int, list[tuple[int, int]]] = {}
     for contract in diff.storage_diffs:
         storage.setdefault(contract.address, []).extend((e.key, e.value) for e in contract.storage_entries)
@@ -88,8 +98,9 @@ async def encode_block_state_update(
     return out
 
 
-def encode_batch_state_update(state_update: StateUpdate, version: StarknetVersion) -> list[int]:
-    diff = state_update.state_diff
+def encode_batch_state_update(state_update: StateUpdateLike, version: VersionLike) -> list[int]:
+    version = as_version(version)
+    diff = as_state_update(state_update).state_diff
     deployed = {d.address: d.class_hash for d in diff.deployed_contracts}
     replaced = {r.contract_address: r.class_hash for r in diff.replaced_classes}
     nonces = {n.contract_address: n.nonce for n in diff.nonces}

@@ -26,7 +26,9 @@ from orchestrator.services.da.state_update import (
     ReplacedClass,
     StateDiff,
     StateUpdate,
+    StateUpdateLike,
     StorageEntry,
+    as_state_update,
     sort_state_diff,
 )
 
@@ -35,7 +37,10 @@ class SquashError(ValueError):
     pass
 
 
-async def squash(updates: Sequence[StateUpdate], pre_range_block: int | None, reader: StateReader) -> StateUpdate:
+async def squash(
+    raw_updates: Sequence[StateUpdateLike], pre_range_block: int | None, reader: StateReader
+) -> StateUpdate:
+    updates = [as_state_update(u) for u in raw_updates]
     if not updates:
         raise SquashError("cannot squash an empty list of state updates")
 

@@ -7,7 +7,10 @@ the order of their input.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from orchestrator.core.madara.node import L2NodeClient
 
 
 class StateReader(Protocol):
@@ -16,3 +19,9 @@ class StateReader(Protocol):
 
     async def get_class_hash_at_many(self, block_number: int, addresses: Sequence[int]) -> list[int]:
         """starknet_getClassHashAt for each address; 0 for an address with no contract."""
+
+
+if TYPE_CHECKING:  # mypy proves the L2 node client can be passed wherever a StateReader is expected
+
+    def _node_reads_state(node: L2NodeClient) -> StateReader:
+        return node

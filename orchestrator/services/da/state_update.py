@@ -8,6 +8,7 @@ encoding (addresses, keys and class hashes ascending).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import (
@@ -121,6 +122,14 @@ def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(part) for part in err["loc"]) or "<root>"
     return f"invalid state update at {where}: {err['msg']}"
+
+
+StateUpdateLike = StateUpdate | Mapping[str, Any]
+
+
+def as_state_update(obj: StateUpdateLike) -> StateUpdate:
+    """Entry points take a typed update or the raw RPC result (validated here)."""
+    return obj if isinstance(obj, StateUpdate) else StateUpdate.from_json(obj)
 
 
 def parse_state_updates(obj: Any) -> list[StateUpdate]:

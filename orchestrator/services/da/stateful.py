@@ -19,7 +19,9 @@ from orchestrator.services.da.state_update import (
     ReplacedClass,
     StateDiff,
     StateUpdate,
+    StateUpdateLike,
     StorageEntry,
+    as_state_update,
     sort_state_diff,
 )
 
@@ -77,7 +79,8 @@ async def alias_mapping(diff: StateDiff, pre_range_block: int, reader: StateRead
     return mapping
 
 
-async def compress(state_update: StateUpdate, pre_range_block: int, reader: StateReader) -> StateUpdate:
+async def compress(raw_update: StateUpdateLike, pre_range_block: int, reader: StateReader) -> StateUpdate:
+    state_update = as_state_update(raw_update)
     diff = state_update.state_diff
     alias = await alias_mapping(diff, pre_range_block, reader)
     storage_diffs = [

@@ -17,5 +17,12 @@ def parse_starknet_version(text: str) -> StarknetVersion:
     return tuple(int(p) for p in parts)
 
 
+VersionLike = StarknetVersion | str
+
+
+def as_version(version: VersionLike) -> StarknetVersion:
+    return parse_starknet_version(version) if isinstance(version, str) else version
+
+
 def format_starknet_version(version: StarknetVersion) -> str:
     return ".".join(str(p) for p in version)

@@ -10,9 +10,9 @@ from orchestrator.services.da import stateless
 from orchestrator.services.da.batch import encode_and_compress
 from orchestrator.services.da.blob import felts_to_blobs
 from orchestrator.services.da.encoder import encode_batch_state_update
-from orchestrator.services.da.state_update import StateUpdate
+from orchestrator.services.da.state_update import StateUpdate, StateUpdateFormatError
 from orchestrator.services.da.version import parse_starknet_version
-from tests.unit.da.helpers import BATCH, load_blob
+from tests.unit.da.helpers import BATCH, load_blob, load_json
 
 V0_13_5 = parse_starknet_version("0.13.5")
 
@@ -79,3 +79,10 @@ def test_malformed_input() -> None:
         stateless.decompress([*good, 0])
     with pytest.raises(stateless.CompressionError, match="version"):
         stateless.decompress([1])
+
+
+def test_raw_rpc_results_and_version_strings_are_accepted(batch_stateless_felts: list[int]) -> None:
+    raw = load_json(BATCH / "stateful_compressed_state_update.json")
+    assert encode_and_compress(raw, "0.13.5") == batch_stateless_felts
+    with pytest.raises(StateUpdateFormatError, match="state_diff"):
+        encode_and_compress({"state_diff": {"nonces": "x"}}, "0.13.5")
