@@ -6,7 +6,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from orchestrator.core.errors import NotFoundError, OrchestratorError
 from orchestrator.core.models.batch import BouncerWeights
+
+
+class L2NodeError(OrchestratorError):
+    """The node answered with an error (a JSON-RPC error object or a gateway error).
+
+    A node that cannot be reached, times out, or answers 429/5xx raises
+    `core.errors.ServiceUnavailableError` instead: those are worth retrying.
+    """
+
+    def __init__(self, message: str, *, code: int | str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class BlockNotFoundError(L2NodeError, NotFoundError):
+    """The node does not have the block (yet): JSON-RPC error 24, gateway BLOCK_NOT_FOUND."""
 
 
 @dataclass(frozen=True)
@@ -17,7 +34,8 @@ class ChainDetails:
 
 
 class L2NodeClient(Protocol):
-    async def chain_id(self) -> str: ...
+    async def chain_id(self) -> str:
+        """The raw starknet_chainId felt as 0x-hex (ChainDetails.chain_id is its ASCII name)."""
 
     async def block_number(self) -> int: ...
 
