@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from functools import cache
-from importlib.resources import files
+from importlib.resources import as_file, files
 from typing import Any
 
 import ckzg
@@ -31,9 +31,9 @@ class KzgError(OrchestratorError, ValueError):
 
 @cache
 def _settings() -> Any:
-    path = files("orchestrator.crypto").joinpath("trusted_setup.txt")
     # precompute=0: the reference's setting; larger values only speed up cell proofs at a memory cost.
-    return ckzg.load_trusted_setup(str(path), 0)
+    with as_file(files("orchestrator.crypto").joinpath("trusted_setup.txt")) as path:
+        return ckzg.load_trusted_setup(str(path), 0)
 
 
 def _check_blob(blob: bytes) -> None:

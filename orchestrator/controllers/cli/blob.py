@@ -72,6 +72,8 @@ def encode_command(
 ) -> None:
     """Write the blobs of STATE_UPDATE.json to OUT_DIR/1.hex, 2.hex, ..."""
     version = _version(starknet_version)
+    if batch and nonces_file is not None:
+        raise CliError("--nonces is for the per-block encoder; the batch encoder reads no nonces")
     try:
         state_update = StateUpdate.from_json(_read_json(state_update_file))
         if batch:

@@ -80,6 +80,7 @@ def bad_files(tmp_path: Path) -> Path:
             "nonces[0]",
         ),
         (["encode", "{d}/types.json", "--starknet-version", "zero", "-o", "{d}/o"], "not a Starknet version"),
+        (["encode", "{d}/types.json", "--batch", "--nonces", "{d}/nonces.json", "-o", "{d}/o"], "per-block"),
         (["kzg", "{d}/short.hex"], "262144 hex characters"),
         (["kzg", "{d}/nothex.hex"], "only hex digits"),
         (["kzg", str(FIXTURES / "kzg/20462788.blob.hex"), "--x0", "xyz"], "--x0 must be a hex number"),
