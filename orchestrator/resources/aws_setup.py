@@ -1,0 +1,437 @@
+"""`orchestrator setup` for the aws profile: the bucket (+ lifecycle rule), the layer's queues with
+their dead-letter redrive, the alerts topic, the IAM role and policy EventBridge uses, and one rule
+or schedule per trigger of the layer.
+
+Every step looks before it creates, so a second run creates nothing (IAM included: the role and
+policy have fixed names derived from the prefix). Each resource is then polled until AWS reports
+it usable, and reported on one line: created / already present / updated, and ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from orchestrator.clients.alerts.sns import find_topic_arn
+from orchestrator.clients.aws_connection import AwsConnection, error_code, translate
+from orchestrator.clients.aws_names import (
+    EXPIRY_TAG_KEY,
+    EXPIRY_TAG_VALUE,
+    LIFECYCLE_RULE_ID,
+    Arn,
+    AwsNames,
+    is_arn,
+)
+from orchestrator.clients.cron.eventbridge import EventBridgeCronClient, EventBridgeMode
+from orchestrator.clients.queue.sqs import NONEXISTENT_QUEUE_CODES, QueueControl, queue_controls
+from orchestrator.core.errors import OrchestratorError
+from orchestrator.core.models.queue import LAYER_QUEUES, LAYER_TRIGGERS, Layer, QueueType
+
+State = Literal["created", "already present", "updated"]
+Report = Callable[[str, str, str], None]
+
+
+class ProvisioningError(OrchestratorError):
+    """A resource could not be created or did not become ready."""
+
+
+@dataclass(frozen=True)
+class SetupOptions:
+    layer: Layer = Layer.L2
+    event_bridge_type: EventBridgeMode = "rule"
+    interval_seconds: int = 60
+    storage_expiration_days: int = 14
+    timeout_seconds: float = 300
+    poll_interval_seconds: float = 5
+    controls: dict[QueueType, QueueControl] = field(default_factory=queue_controls)
+
+
+@dataclass
+class SetupResult:
+    resources: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def states(self, kind: str | None = None) -> dict[str, str]:
+        return {name: state for k, name, state in self.resources if kind is None or k == kind}
+
+
+async def poll_until(check: Callable[[], Awaitable[bool]], what: str, timeout: float, interval: float) -> float:
+    """Call `check` until it is true; seconds taken, or ProvisioningError after `timeout`."""
+    started = time.monotonic()
+    while True:
+        try:
+            if await check():
+                return time.monotonic() - started
+        except OrchestratorError:
+            raise
+        except Exception as exc:
+            code = error_code(exc)
+            if not code:
+                raise
+        if time.monotonic() - started >= timeout:
+            raise ProvisioningError(f"{what} is not ready after {timeout:.0f}s")
+        await asyncio.sleep(interval)
+
+
+def _trust_policy() -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": ["scheduler.amazonaws.com", "events.amazonaws.com"]},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+
+
+def _send_policy(queue_arn: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn}],
+    }
+
+
+def _queue_policy(queue_arn: str, rule_arn_pattern: str) -> dict[str, Any]:
+    """Lets the trigger rules (and only them) send to the worker-trigger queue."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "orchestrator-trigger-rules",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnLike": {"aws:SourceArn": rule_arn_pattern}},
+            }
+        ],
+    }
+
+
+def _lifecycle_rule(days: int) -> dict[str, Any]:
+    return {
+        "ID": LIFECYCLE_RULE_ID,
+        "Status": "Enabled",
+        "Filter": {"Tag": {"Key": EXPIRY_TAG_KEY, "Value": EXPIRY_TAG_VALUE}},
+        "Expiration": {"Days": days},
+    }
+
+
+def _same_attribute(name: str, wanted: str, current: str | None) -> bool:
+    if current is None:
+        return False
+    if name in ("RedrivePolicy", "Policy"):
+        try:
+            a, b = json.loads(wanted), json.loads(current)
+        except ValueError:
+            return False
+        if name == "RedrivePolicy":
+            return a.get("deadLetterTargetArn") == b.get("deadLetterTargetArn") and str(
+                a.get("maxReceiveCount")
+            ) == str(b.get("maxReceiveCount"))
+        return bool(a == b)
+    return wanted == current
+
+
+class AwsProvisioner:
+    def __init__(self, connection: AwsConnection, names: AwsNames, options: SetupOptions, report: Report) -> None:
+        self.connection = connection
+        self.names = names
+        self.options = options
+        self._report = report
+        self.result = SetupResult()
+
+    def _done(self, kind: str, name: str, state: str, ready_after: float | None = None) -> None:
+        line_state = state if ready_after is None else f"{state}, ready"
+        self.result.resources.append((kind, name, state))
+        self._report(kind, name, line_state)
+
+    async def _ready(self, check: Callable[[], Awaitable[bool]], what: str) -> float:
+        return await poll_until(check, what, self.options.timeout_seconds, self.options.poll_interval_seconds)
+
+    def _fail(self, exc: Exception, what: str) -> Exception:
+        translated = translate(exc, self.connection, what)
+        if translated is exc and not isinstance(exc, OrchestratorError):
+            code = error_code(exc)
+            return ProvisioningError(f"{what}: {code or type(exc).__name__}: {exc}")
+        return translated
+
+    # --- entry point ----------------------------------------------------------------------------
+    async def run(self) -> SetupResult:
+        account = await self.identity()
+        async with (
+            self.connection.client("s3", s3={"addressing_style": "path"}) as s3,
+            self.connection.client("sqs") as sqs,
+            self.connection.client("sns") as sns,
+            self.connection.client("iam") as iam,
+        ):
+            _, queue_arns, _, role_arn = await asyncio.gather(
+                self.bucket(s3),
+                self.queues(sqs, account),
+                self.topic(sns),
+                self.trigger_role(iam, account),
+            )
+        trigger_arn = queue_arns[QueueType.WORKER_TRIGGER]
+        await self.schedules(trigger_arn, role_arn)
+        return self.result
+
+    async def identity(self) -> str:
+        """The account id; also proves the endpoint answers and accepts the credentials."""
+        try:
+            async with self.connection.client("sts") as sts:
+                return str((await sts.get_caller_identity())["Account"])
+        except Exception as exc:
+            raise self._fail(exc, "STS GetCallerIdentity") from exc
+
+    # --- S3 -------------------------------------------------------------------------------------
+    async def bucket(self, s3: Any) -> None:
+        name = self.names.bucket
+        state: State = "already present"
+        try:
+            try:
+                await s3.head_bucket(Bucket=name)
+            except Exception as exc:
+                if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+                    raise
+                if is_arn(self.names.bucket_identifier):
+                    raise ProvisioningError(
+                        f"bucket {name} (given by ARN) does not exist; setup creates buckets by name only"
+                    ) from exc
+                kwargs: dict[str, Any] = {"Bucket": name}
+                if self.connection.region != "us-east-1":
+                    kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.connection.region}
+                await s3.create_bucket(**kwargs)
+                state = "created"
+
+            async def bucket_ready() -> bool:
+                await s3.head_bucket(Bucket=name)
+                return True
+
+            waited = await self._ready(bucket_ready, f"bucket {name}")
+            self._done("bucket", name, state, waited)
+            await self.lifecycle(s3, name)
+        except (OrchestratorError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise self._fail(exc, f"S3 bucket {name}") from exc
+
+    async def lifecycle(self, s3: Any, bucket: str) -> None:
+        wanted = _lifecycle_rule(self.options.storage_expiration_days)
+        try:
+            current = (await s3.get_bucket_lifecycle_configuration(Bucket=bucket)).get("Rules", [])
+        except Exception as exc:
+            if error_code(exc) != "NoSuchLifecycleConfiguration":
+                raise
+            current = []
+        ours = [r for r in current if r.get("ID") == LIFECYCLE_RULE_ID]
+        if ours and ours[0].get("Expiration", {}).get("Days") == wanted["Expiration"]["Days"]:
+            state: State = "already present"
+        else:
+            # Keep any other rules an operator added; replace ours.
+            rules = [r for r in current if r.get("ID") != LIFECYCLE_RULE_ID] + [wanted]
+            await s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+            state = "updated" if ours else "created"
+
+        async def rule_ready() -> bool:
+            rules = (await s3.get_bucket_lifecycle_configuration(Bucket=bucket)).get("Rules", [])
+            return any(r.get("ID") == LIFECYCLE_RULE_ID for r in rules)
+
+        waited = await self._ready(rule_ready, f"lifecycle rule {LIFECYCLE_RULE_ID} of {bucket}")
+        self._done("lifecycle", f"{bucket}/{LIFECYCLE_RULE_ID}", state, waited)
+
+    # --- SQS ------------------------------------------------------------------------------------
+    def _queue_attributes(self, queue: QueueType, dlq_arn: str | None, policy: str | None) -> dict[str, str]:
+        control = self.options.controls[queue]
+        attributes = {"VisibilityTimeout": str(control.visibility_timeout)}
+        if control.retention_seconds is not None:
+            attributes["MessageRetentionPeriod"] = str(control.retention_seconds)
+        if control.dead_letter is not None and dlq_arn is not None:
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(control.max_receive_count)}
+            )
+        if policy is not None:
+            attributes["Policy"] = policy
+        return attributes
+
+    async def _queue(self, sqs: Any, queue: QueueType, attributes: dict[str, str]) -> str:
+        """Create or reconcile one queue; returns its ARN once it is ready."""
+        name = self.names.queue(queue)
+        try:
+            state: State
+            try:
+                url = (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
+                current = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]))["Attributes"]
+                changed = {k: v for k, v in attributes.items() if not _same_attribute(k, v, current.get(k))}
+                if changed:
+                    await sqs.set_queue_attributes(QueueUrl=url, Attributes=changed)
+                    state = "updated"
+                else:
+                    state = "already present"
+            except Exception as exc:
+                if error_code(exc) not in NONEXISTENT_QUEUE_CODES:
+                    raise
+                url = (await sqs.create_queue(QueueName=name, Attributes=attributes))["QueueUrl"]
+                state = "created"
+            arn = ""
+
+            async def queue_ready() -> bool:
+                nonlocal arn
+                attrs = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]))["Attributes"]
+                arn = attrs.get("QueueArn", "")
+                return bool(arn) and all(_same_attribute(k, v, attrs.get(k)) for k, v in attributes.items())
+
+            waited = await self._ready(queue_ready, f"queue {name}")
+            self._done("queue", name, state, waited)
+            return arn
+        except (OrchestratorError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise self._fail(exc, f"SQS queue {name}") from exc
+
+    async def queues(self, sqs: Any, account: str) -> dict[QueueType, str]:
+        """The layer's queues, the dead-letter queue first (the others' redrive policy names it)."""
+        layer_queues = LAYER_QUEUES[self.options.layer]
+        arns: dict[QueueType, str] = {}
+        dlq = QueueType.JOB_HANDLE_FAILURE
+        arns[dlq] = await self._queue(sqs, dlq, self._queue_attributes(dlq, None, None))
+        trigger_policy: str | None = None
+        others = [q for q in layer_queues if q is not dlq]
+        for queue in others:
+            policy = None
+            if queue is QueueType.WORKER_TRIGGER:
+                queue_arn = str(
+                    Arn("aws", "sqs", self.connection.region, account, self.names.queue(QueueType.WORKER_TRIGGER))
+                )
+                rule_pattern = (
+                    f"arn:aws:events:{self.connection.region}:{account}:rule/{self.names.trigger_rule_prefix}*"
+                )
+                trigger_policy = json.dumps(_queue_policy(queue_arn, rule_pattern))
+                policy = trigger_policy
+            arns[queue] = await self._queue(sqs, queue, self._queue_attributes(queue, arns[dlq], policy))
+        return arns
+
+    # --- SNS ------------------------------------------------------------------------------------
+    async def topic(self, sns: Any) -> str:
+        name = self.names.topic
+        try:
+            arn = self.names.topic_arn or await find_topic_arn(sns, self.connection, name)
+            state: State = "already present"
+            if arn is None:
+                arn = str((await sns.create_topic(Name=name))["TopicArn"])
+                state = "created"
+            topic_arn = arn
+
+            async def topic_ready() -> bool:
+                await sns.get_topic_attributes(TopicArn=topic_arn)
+                return True
+
+            waited = await self._ready(topic_ready, f"topic {name}")
+            self._done("topic", name, state, waited)
+            return topic_arn
+        except (OrchestratorError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise self._fail(exc, f"SNS topic {name}") from exc
+
+    # --- IAM ------------------------------------------------------------------------------------
+    async def trigger_role(self, iam: Any, account: str) -> str:
+        """The role EventBridge Scheduler assumes to send trigger messages, and its inline policy."""
+        role, policy = self.names.trigger_role, self.names.trigger_policy
+        trigger_queue_arn = str(
+            Arn("aws", "sqs", self.connection.region, account, self.names.queue(QueueType.WORKER_TRIGGER))
+        )
+        try:
+            state: State = "already present"
+            try:
+                role_arn = str((await iam.get_role(RoleName=role))["Role"]["Arn"])
+            except Exception as exc:
+                if error_code(exc) != "NoSuchEntity":
+                    raise
+                created = await iam.create_role(
+                    RoleName=role,
+                    AssumeRolePolicyDocument=_trust_policy(),
+                    Description="orchestrator: lets EventBridge deliver trigger messages to the worker-trigger queue",
+                )
+                role_arn = str(created["Role"]["Arn"])
+                state = "created"
+
+            async def role_ready() -> bool:
+                await iam.get_role(RoleName=role)
+                return True
+
+            waited = await self._ready(role_ready, f"IAM role {role}")
+            self._done("iam-role", role, state, waited)
+
+            wanted = _send_policy(trigger_queue_arn)
+            try:
+                document = (await iam.get_role_policy(RoleName=role, PolicyName=policy))["PolicyDocument"]
+                if isinstance(document, str):
+                    document = json.loads(document)
+                policy_state: State = "already present" if document == wanted else "updated"
+            except Exception as exc:
+                if error_code(exc) != "NoSuchEntity":
+                    raise
+                policy_state = "created"
+            if policy_state != "already present":
+                await iam.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=json.dumps(wanted))
+
+            async def policy_ready() -> bool:
+                await iam.get_role_policy(RoleName=role, PolicyName=policy)
+                return True
+
+            waited = await self._ready(policy_ready, f"IAM policy {policy}")
+            self._done("iam-policy", policy, policy_state, waited)
+            return role_arn
+        except (OrchestratorError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise self._fail(exc, f"IAM role {role}") from exc
+
+    # --- EventBridge ----------------------------------------------------------------------------
+    async def schedules(self, trigger_queue_arn: str, role_arn: str) -> None:
+        cron = EventBridgeCronClient(
+            self.connection, self.names, self.options.event_bridge_type, trigger_queue_arn, role_arn
+        )
+        kind = self.options.event_bridge_type
+        try:
+            for trigger in LAYER_TRIGGERS[self.options.layer]:
+                outcome = await cron.ensure_schedule(trigger, self.options.interval_seconds)
+                state: State = {"created": "created", "present": "already present", "updated": "updated"}[outcome]
+                name = self.names.trigger_rule(trigger)
+
+                async def exists(t: Any = trigger) -> bool:
+                    return await cron.describe(t) is not None
+
+                waited = await self._ready(exists, f"{kind} {name}")
+                self._done(kind, name, state, waited)
+        finally:
+            await cron.shutdown()
+
+
+async def provision_aws(
+    connection: AwsConnection, names: AwsNames, options: SetupOptions, report: Report
+) -> SetupResult:
+    return await AwsProvisioner(connection, names, options, report).run()
+
+
+def layer_resource_counts(layer: Layer) -> dict[str, int]:
+    """How many of each kind setup makes for a layer (documentation and tests)."""
+    return {"queue": len(LAYER_QUEUES[layer]), "trigger": len(LAYER_TRIGGERS[layer])}
+
+
+__all__: Sequence[str] = (
+    "AwsProvisioner",
+    "ProvisioningError",
+    "SetupOptions",
+    "SetupResult",
+    "layer_resource_counts",
+    "poll_until",
+    "provision_aws",
+)
