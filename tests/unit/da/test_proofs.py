@@ -48,3 +48,20 @@ def test_sidecar(cell_proofs: bool) -> None:
     else:
         assert car.proofs[0] == bytes.fromhex((FIXTURES / "kzg" / "20462788.proof.hex").read_text().strip()[2:])
         assert len(car.proofs) == 2
+
+
+def test_mainnet_state_update_6806848_x0_and_y0_from_the_program_output() -> None:
+    # Starknet OS output (>= 0.13.2): [10] x_0, [11] n_blobs, then commitments and y_0 as 128-bit limb pairs.
+    folder = FIXTURES / "kzg" / "6806848"
+    output = [int(line) for line in folder.joinpath("program_output.txt").read_text().split()]
+    x0, n_blobs = output[10], output[11]
+    assert n_blobs == 1
+    commitment_low, commitment_high = output[12], output[13]
+    y_low, y_high = output[12 + 2 * n_blobs], output[13 + 2 * n_blobs]
+    blob = bytes.fromhex(folder.joinpath("blob.hex").read_text().strip())
+
+    [proof] = proofs_at_x0([blob], x0, [(y_high << 128) | y_low])
+
+    commitment = kzg.blob_to_commitment(blob)
+    assert commitment == commitment_high.to_bytes(24, "big") + commitment_low.to_bytes(24, "big")
+    assert kzg.verify_proof(commitment, x0, (y_high << 128) | y_low, proof)
