@@ -64,7 +64,8 @@ class Consumer:
             self.stats.received += 1
             task = asyncio.create_task(self._handle(delivery), name=f"{self.queue}:{delivery.message_id}")
             self._tasks.add(task)
-            task.add_done_callback(lambda t: (self._tasks.discard(t), slots.release()))
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(lambda _: slots.release())
 
     async def drain(self, grace: float) -> None:
         """Let running handlers finish for `grace` seconds, then cancel the rest."""
