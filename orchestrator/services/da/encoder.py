@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 # System contracts (block-hash registry, alias contract) have no nonce to look up.
 _NO_NONCE_LOOKUP = frozenset({0x1, 0x2})
+# Concurrent starknet_getNonce calls: the reference makes them one by one; a few at a time is faster
+# without flooding the node.
+_NONCE_LOOKUPS_IN_FLIGHT = 16
 
 
 class NonceSource(Protocol):
@@ -77,8 +80,10 @@ async def encode_block_state_update(
 
     addresses = sorted(storage)
     missing = [a for a in addresses if a not in nonces and storage[a] and a not in _NO_NONCE_LOOKUP]
-    fetched = await asyncio.gather(*(nonce_source.get_nonce(block_number, a) for a in missing))
-    nonces.update(zip(missing, fetched, strict=True))
+    for start in range(0, len(missing), _NONCE_LOOKUPS_IN_FLIGHT):
+        chunk = missing[start : start + _NONCE_LOOKUPS_IN_FLIGHT]
+        fetched = await asyncio.gather(*(nonce_source.get_nonce(block_number, a) for a in chunk))
+        nonces.update(zip(chunk, fetched, strict=True))
 
     out = [len(addresses)]
     for address in addresses:
