@@ -110,9 +110,7 @@ class CircuitBreaker:
         if self._state is BreakerState.HALF_OPEN:
             self._opened_at = self._clock()
             self._move(BreakerState.OPEN, "probe failed")
-        elif (
-            self._state is BreakerState.CLOSED and self._consecutive_failures >= self.config.failure_threshold
-        ):
+        elif self._state is BreakerState.CLOSED and self._consecutive_failures >= self.config.failure_threshold:
             self._opened_at = self._clock()
             self._move(BreakerState.OPEN, f"{self._consecutive_failures} consecutive failures")
 

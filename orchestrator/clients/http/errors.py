@@ -44,8 +44,7 @@ class CircuitOpenError(ServiceUnavailableError):
         self.service = service
         self.retry_in = retry_in
         super().__init__(
-            f"{service} is considered down after repeated failures; "
-            f"calls are refused for another {retry_in:.1f} s"
+            f"{service} is considered down after repeated failures; calls are refused for another {retry_in:.1f} s"
         )
 
 

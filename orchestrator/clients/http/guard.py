@@ -16,6 +16,12 @@ from orchestrator.core.errors import ServiceUnavailableError
 T = TypeVar("T")
 
 
+class _StopRetrying(Exception):
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def is_unavailable(error: Exception) -> bool:
     """Default rule: retry (and count against the circuit) what says the service is unavailable."""
     return isinstance(error, ServiceUnavailableError) and not isinstance(error, CircuitOpenError)
@@ -51,8 +57,16 @@ class ServiceGuard:
         metrics.calls[operation] += 1
         started = time.monotonic()
 
+        last_failure: list[Exception] = []
+
         async def attempt() -> T:
-            self.breaker.before_call()
+            try:
+                self.breaker.before_call()
+            except CircuitOpenError:
+                if last_failure:
+                    # The circuit opened during this call's retries: stop, and report the real error.
+                    raise _StopRetrying(last_failure[-1]) from None
+                raise
             try:
                 value = await fn()
             except asyncio.CancelledError:
@@ -61,6 +75,7 @@ class ServiceGuard:
             except Exception as error:
                 if is_failure(error):
                     self.breaker.record_failure()
+                    last_failure.append(error)
                 else:
                     self.breaker.record_success()
                 raise
@@ -75,9 +90,15 @@ class ServiceGuard:
                 f"{self.service} {operation}",
                 attempt,
                 config=retry or self.retry,
-                is_retryable=lambda error: is_failure(error) and not isinstance(error, CircuitOpenError),
+                is_retryable=lambda error: (
+                    not isinstance(error, (CircuitOpenError, _StopRetrying)) and is_failure(error)
+                ),
                 on_retry=count_retry,
             )
+        except _StopRetrying as stop:
+            metrics.failures[operation] += 1
+            metrics.error_kinds[type(stop.error).__name__] += 1
+            raise stop.error  # keeps its own cause (the network error)
         except CircuitOpenError:
             metrics.rejected[operation] += 1
             metrics.failures[operation] += 1

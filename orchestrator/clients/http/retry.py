@@ -57,9 +57,7 @@ async def retry_with_backoff(
                 raise
             if elapsed >= config.timeout:
                 if attempt > 1:
-                    logger.warning(
-                        "%s gave up after %d attempts in %.1f s: %s", operation, attempt, elapsed, error
-                    )
+                    logger.warning("%s gave up after %d attempts in %.1f s: %s", operation, attempt, elapsed, error)
                 raise
             delay = config.delay(attempt, config.timeout - elapsed)
             logger.warning("%s attempt %d failed, retrying in %.2f s: %s", operation, attempt, delay, error)

@@ -262,9 +262,7 @@ class AtlanticProverClient:
             fields.append(("bucketId", task.bucket_id))
         if task.bucket_job_index is not None:
             fields.append(("bucketJobIndex", str(task.bucket_job_index)))
-        reply = await prover_call(
-            self.http.request("add_job", "POST", "atlantic-query", form=self._form(fields))
-        )
+        reply = await prover_call(self.http.request("add_job", "POST", "atlantic-query", form=self._form(fields)))
         return str(_field(reply_json(reply), "atlanticQueryId"))
 
     async def get_query(self, query_id: str) -> AtlanticQuery:
@@ -291,9 +289,7 @@ class AtlanticProverClient:
         return str(_field(reply_json(reply), "atlanticBucket", "id"))
 
     async def close_bucket(self, bucket_id: str) -> None:
-        await prover_call(
-            self.http.request("close_bucket", "POST", "buckets/close", params={"bucketId": bucket_id})
-        )
+        await prover_call(self.http.request("close_bucket", "POST", "buckets/close", params={"bucketId": bucket_id}))
 
     async def get_bucket(self, bucket_id: str) -> AtlanticBucket:
         reply = await prover_call(self.http.request("get_bucket", "GET", f"buckets/{bucket_id}"))
@@ -308,9 +304,7 @@ class AtlanticProverClient:
         )
 
     async def get_artifact(self, query_id: str, file_name: str) -> bytes:
-        reply = await prover_call(
-            self.artifacts.request("get_artifacts", "GET", f"queries/{query_id}/{file_name}")
-        )
+        reply = await prover_call(self.artifacts.request("get_artifacts", "GET", f"queries/{query_id}/{file_name}"))
         return reply.body
 
     # --- ProverClient ---

@@ -102,9 +102,7 @@ class Web3FactRegistry:
             raise ValueError(f"fact registry address {contract_address!r} is not an Ethereum address")
         # web3's own retries are off: the guard below owns retries and the circuit.
         self._w3 = AsyncWeb3(
-            AsyncHTTPProvider(
-                rpc_url, request_kwargs={"timeout": request_timeout}, exception_retry_configuration=None
-            )
+            AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": request_timeout}, exception_retry_configuration=None)
         )
         self.address = AsyncWeb3.to_checksum_address(contract_address)
         self._contract = self._w3.eth.contract(address=self.address, abi=FACT_REGISTRY_ABI)
@@ -128,9 +126,7 @@ class Web3FactRegistry:
                     f"{operation} on fact registry {self.address} failed: {error}. Is the address right?"
                 ) from error
             except (TimeoutError, aiohttp.ClientError, OSError, TimeExhausted, Web3Exception) as error:
-                raise ServiceUnavailableError(
-                    f"{operation} on fact registry {self.address}: {error}"
-                ) from error
+                raise ServiceUnavailableError(f"{operation} on fact registry {self.address}: {error}") from error
 
         return await self.guard.call(operation, attempt, is_failure=_is_transient, retry=retry)
 
@@ -148,9 +144,7 @@ class Web3FactRegistry:
         tx_hash = await self._rpc("registerFact", lambda: self._register(parse_fact(fact)), NO_RETRY)
         if not await self.is_valid(fact):
             # The transaction went through but the fact is still unknown: wrong contract at the address.
-            raise ProverError(
-                f"registerFact tx {tx_hash} was mined but isValid is still false on {self.address}"
-            )
+            raise ProverError(f"registerFact tx {tx_hash} was mined but isValid is still false on {self.address}")
         logger.info("registered fact %s on %s in tx %s", fact_hex(fact), self.address, tx_hash)
         return tx_hash
 

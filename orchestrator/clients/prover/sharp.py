@@ -84,9 +84,7 @@ def sharp_ssl_context(user_crt_file: Path, user_key_file: Path, server_crt_file:
     return context
 
 
-def map_sharp_status(
-    task_type: TaskType, job_key: str, reply: SharpStatus, fact_on_chain: bool | None
-) -> TaskStatus:
+def map_sharp_status(task_type: TaskType, job_key: str, reply: SharpStatus, fact_on_chain: bool | None) -> TaskStatus:
     """SHARP status -> task status. `fact_on_chain` matters only for a PROCESSED aggregation
     (None: not checked, taken as succeeded)."""
     what = "job" if task_type is TaskType.JOB else "applicative job"
@@ -173,9 +171,7 @@ class SharpProverClient:
             "program_hash_function": PROGRAM_HASH_FUNCTION,
         }
         body = {"cairo_pie_encoded": base64.b64encode(pie_zip).decode(), "children_cairo_job_keys": children}
-        request = self.http.request(
-            "add_applicative_job", "POST", "add_applicative_job", params=params, json_body=body
-        )
+        request = self.http.request("add_applicative_job", "POST", "add_applicative_job", params=params, json_body=body)
         await prover_call(request)
 
     async def is_alive(self) -> bool:
@@ -226,9 +222,7 @@ class SharpProverClient:
         return status
 
     async def get_proof(self, task_id: str) -> bytes:
-        reply = await prover_call(
-            self.http.request("get_proof", "GET", "get_proof", params={"cairo_job_key": task_id})
-        )
+        reply = await prover_call(self.http.request("get_proof", "GET", "get_proof", params={"cairo_job_key": task_id}))
         return reply.body
 
     async def submit_l2_query(self, task_id: str, proof: bytes, n_steps: int | None) -> str:

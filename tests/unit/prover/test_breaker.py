@@ -139,3 +139,18 @@ async def test_api_errors_do_not_open_the_circuit() -> None:
         with pytest.raises(ValueError):
             await guard.call("op", rejected)
     assert guard.breaker.state is BreakerState.CLOSED
+
+
+async def test_circuit_opening_during_retries_reports_the_real_error() -> None:
+    guard = ServiceGuard("svc", retry=RetryConfig(0, 10), breaker=BreakerConfig(3, 30))
+    attempts = {"n": 0}
+
+    async def down() -> None:
+        attempts["n"] += 1
+        raise HttpUnavailableError("svc", "op", "connection refused")
+
+    with pytest.raises(HttpUnavailableError, match="connection refused"):
+        await guard.call("op", down)
+    assert attempts["n"] == 3  # the circuit stopped the retries
+    assert guard.breaker.state is BreakerState.OPEN
+    assert guard.metrics.rejected["op"] == 0
