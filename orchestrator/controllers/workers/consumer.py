@@ -46,6 +46,7 @@ class Consumer:
     wait_seconds: float = 10.0
     retry_delay: int = 10
     visibility_timeout: int = 360
+    idle_sleep: float = 0.05
     stats: ConsumerStats = field(default_factory=ConsumerStats)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -60,6 +61,8 @@ class Consumer:
             )
             if not received or delivery is None:
                 slots.release()
+                # A queue that answers "empty" without waiting must not turn this into a busy loop.
+                await _race(asyncio.sleep(self.idle_sleep), stop)
                 continue
             self.stats.received += 1
             task = asyncio.create_task(self._handle(delivery), name=f"{self.queue}:{delivery.message_id}")
