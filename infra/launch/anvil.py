@@ -74,6 +74,8 @@ def start_anvil(
     if block_time is not None:
         argv += ["--block-time", str(block_time)]
     url = f"http://127.0.0.1:{port}"
-    service = ServiceProcess(name, argv, ready=lambda: _rpc(url, "eth_chainId", timeout=2) is not None, start_timeout=30)
+    service = ServiceProcess(
+        name, argv, ready=lambda: _rpc(url, "eth_chainId", timeout=2) is not None, start_timeout=30
+    )
     service.start()
     return Anvil(service, port)

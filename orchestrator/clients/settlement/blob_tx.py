@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import rlp
 from eth_account.signers.local import LocalAccount
@@ -64,7 +65,7 @@ def sign_blob_tx(
     fees: Fees,
     sidecar: BlobSidecar,
 ) -> SignedBlobTx:
-    tx = {
+    tx: dict[str, Any] = {
         "type": BLOB_TX_TYPE,
         "chainId": chain_id,
         "nonce": nonce,
@@ -79,7 +80,7 @@ def sign_blob_tx(
         "blobVersionedHashes": sidecar.versioned_hashes,
     }
     # Without `blobs=` eth-account returns the bare signed body (the form that is hashed).
-    signed = account.sign_transaction(tx)
+    signed = account.sign_transaction(tx)  # type: ignore[arg-type]
     payload = bytes(signed.raw_transaction)
     body = rlp.decode(payload[1:])
     blobs, commitments, proofs = list(sidecar.blobs), list(sidecar.commitments), list(sidecar.proofs)

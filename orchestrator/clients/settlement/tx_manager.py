@@ -73,6 +73,14 @@ class BlobTxRequest:
     sidecar: BlobSidecar
 
 
+def _fees_of(attempt: TxAttempt) -> Fees | None:
+    if attempt.max_fee_per_gas is None or attempt.max_priority_fee_per_gas is None:
+        return None
+    if attempt.max_fee_per_blob_gas is None:
+        return None
+    return Fees(attempt.max_fee_per_gas, attempt.max_priority_fee_per_gas, attempt.max_fee_per_blob_gas)
+
+
 @dataclass
 class _Mined:
     attempt: TxAttempt
@@ -109,6 +117,9 @@ class BlobTxManager:
 
     # -- chain access, kept small so the run logic reads as the policy it is --
 
+    async def chain_id(self) -> int:
+        return int(await self._w3.eth.chain_id)
+
     async def fresh_fees(self) -> Fees:
         block = await self._w3.eth.get_block("latest")
         blob_base_fee = int(await self._w3.eth.blob_base_fee)
@@ -140,7 +151,7 @@ class BlobTxManager:
         }
         try:
             await self._w3.eth.call(call, int(receipt["blockNumber"]) - 1)  # type: ignore[arg-type]
-        except Exception as exc:  # noqa: BLE001 - any error text is the best reason we have
+        except Exception as exc:
             return str(exc)
         return "reverted (no reason given)"
 
@@ -175,7 +186,7 @@ class _Run:
         return [a for a in self.attempts if a.tx_hash]
 
     async def execute(self, nonce: int | None, already_done: Callable[[], Awaitable[bool]] | None) -> SettlementResult:
-        self.chain_id = int(await self.m._w3.eth.chain_id)
+        self.chain_id = await self.m.chain_id()
         nonces = {a.nonce for a in self.attempts}
         if len(nonces) > 1:
             raise self.fail(SettlementError, f"earlier attempts use several nonces {sorted(nonces)}; refusing to guess")
@@ -204,7 +215,12 @@ class _Run:
                 return await self.finish(mined)
             current.status = TxAttemptStatus.TIMED_OUT
             await self.persist()
-            log.info("attempt %d (%s) not mined in %.0fs; replacing", current.attempt_no, current.tx_hash, self.cfg.confirmation_timeout)
+            log.info(
+                "attempt %d (%s) not mined in %.0fs; replacing",
+                current.attempt_no,
+                current.tx_hash,
+                self.cfg.confirmation_timeout,
+            )
             current = None
 
     # -- sending --
@@ -226,12 +242,8 @@ class _Run:
 
     async def next_fees(self) -> Fees:
         fresh = await self.m.fresh_fees()
-        previous = [a for a in self.attempts if a.max_fee_per_gas is not None]
-        if not previous:
-            return fresh
-        last = previous[-1]
-        assert last.max_priority_fee_per_gas is not None and last.max_fee_per_blob_gas is not None
-        return bumped_fees(Fees(last.max_fee_per_gas, last.max_priority_fee_per_gas, last.max_fee_per_blob_gas), fresh)
+        previous = [fees for fees in map(_fees_of, self.attempts) if fees is not None]
+        return bumped_fees(previous[-1], fresh) if previous else fresh
 
     async def send_next(self) -> TxAttempt | None:
         if self.sent and self.bumps_used() >= self.cfg.max_fee_bumps:
@@ -285,7 +297,9 @@ class _Run:
                 attempt.status = TxAttemptStatus.SUBMISSION_FAILED
                 attempt.error = str(exc)
                 await self.persist()
-                raise self.fail(NonceConsumedError, f"nonce {self.nonce} was used by a transaction that is not ours") from exc
+                raise self.fail(
+                    NonceConsumedError, f"nonce {self.nonce} was used by a transaction that is not ours"
+                ) from exc
             attempt.status = TxAttemptStatus.SUBMISSION_FAILED
             attempt.error = str(exc)
             await self.persist()
@@ -296,13 +310,15 @@ class _Run:
     async def resume_last(self) -> TxAttempt | None:
         """Re-broadcast the newest sent attempt of an earlier run (the node may have dropped it)."""
         last = self.sent[-1]
-        if last.max_fee_per_gas is None or last.max_priority_fee_per_gas is None or last.max_fee_per_blob_gas is None:
+        fees = _fees_of(last)
+        if fees is None:
             raise self.fail(SettlementError, f"attempt {last.attempt_no} has no recorded fees; cannot rebuild it")
-        signed = self.sign(Fees(last.max_fee_per_gas, last.max_priority_fee_per_gas, last.max_fee_per_blob_gas))
+        signed = self.sign(fees)
         if signed.tx_hash != last.tx_hash:
             raise self.fail(
                 SettlementError,
-                f"rebuilt attempt {last.attempt_no} hashes to {signed.tx_hash}, not {last.tx_hash}: the request changed",
+                f"rebuilt attempt {last.attempt_no} hashes to {signed.tx_hash}, not {last.tx_hash}: "
+                "the request changed",
             )
         if last.status in (TxAttemptStatus.REJECTED_UNDERPRICED, TxAttemptStatus.SUBMISSION_FAILED):
             return None  # never accepted by the node: the next step is a bump

@@ -104,5 +104,3 @@ async def state_update_txs(w3: AsyncWeb3, core_address: str) -> list[Any]:
             if tx["to"] == core_address and bytes(tx["input"])[:4] == selector:
                 found.append(tx)
     return found
-
-

@@ -50,7 +50,9 @@ async def main(rpc_url: str, core: str, attempts_file: Path) -> int:
         return 1
     finally:
         await client.close()
-    print(json.dumps({"tx_hash": result.tx_hash, "skipped": result.skipped, "attempts": len(result.attempts)}), flush=True)
+    print(
+        json.dumps({"tx_hash": result.tx_hash, "skipped": result.skipped, "attempts": len(result.attempts)}), flush=True
+    )
     return 0
 
 

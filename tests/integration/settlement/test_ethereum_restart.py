@@ -32,7 +32,7 @@ def _start(url: str, core: str, attempts: Path) -> subprocess.Popen[bytes]:
     )
 
 
-async def _wait_sent(anvil: Anvil, attempts: Path, process: subprocess.Popen[bytes]) -> str:
+def _wait_sent(anvil: Anvil, attempts: Path, process: subprocess.Popen[bytes]) -> str:
     """The hash of the first attempt, once the process persisted it and the node has it."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -41,7 +41,7 @@ async def _wait_sent(anvil: Anvil, attempts: Path, process: subprocess.Popen[byt
             recorded = json.loads(attempts.read_text())
             if recorded and recorded[0]["tx_hash"] and anvil.rpc("eth_getTransactionByHash", [recorded[0]["tx_hash"]]):
                 return str(recorded[0]["tx_hash"])
-        await asyncio.sleep(0.05)
+        time.sleep(0.05)
     raise AssertionError("the process never sent its transaction")
 
 
@@ -62,7 +62,7 @@ async def test_killed_after_send_restart_lands_exactly_one_transaction(
 
     first = _start(node.url, chain.address, attempts)
     try:
-        sent_hash = await _wait_sent(node, attempts, first)
+        sent_hash = _wait_sent(node, attempts, first)
     finally:
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)

@@ -123,7 +123,9 @@ async def test_contract_rejects_a_proof_that_does_not_open_the_blob(anvil: Anvil
         data=update_state_kzg_da_calldata(PROGRAM_OUTPUT, [bytes(proof)]),
         sidecar=BlobSidecar.build([blob], peerdas=False),
     )
-    manager = BlobTxManager(chain.w3, Account.from_key(OPERATOR_KEY), TxManagerConfig(confirmations=0, poll_interval=0.1))
+    manager = BlobTxManager(
+        chain.w3, Account.from_key(OPERATOR_KEY), TxManagerConfig(confirmations=0, poll_interval=0.1)
+    )
     with pytest.raises(SettlementRejectedError, match="KZG_PROOF_REJECTED"):
         await manager.send(request)
     assert await chain.state_block_number() == PREVIOUS_BLOCK
