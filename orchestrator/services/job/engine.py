@@ -124,6 +124,15 @@ class JobEngine:
             job, JobItemUpdates(status=status, metadata=metadata, external_id=external_id)
         )
 
+    async def checkpoint(self, job: JobItem) -> None:
+        """Persist a running job's metadata now (e.g. a sent transaction, before waiting for it).
+
+        Updates `job` in place with the new version, so the engine's next write still applies.
+        """
+        stored = await self.write(job, metadata=job.metadata)
+        job.version = stored.version
+        job.updated_at = stored.updated_at
+
     async def enqueue_process(self, job: JobItem, delay_seconds: int = 0) -> None:
         await self.queue.send(process_queue(job.job_type), encode_job_message(job.id), delay_seconds)
 

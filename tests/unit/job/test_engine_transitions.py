@@ -388,3 +388,21 @@ async def test_sweep_requeues_jobs_whose_messages_were_lost() -> None:
     w.clock.t = stored.updated_at.timestamp() + 10_000
     assert await w.engine.sweep_lost_jobs() == 1
     assert [decode_job_message(b) for b, _ in w.queued(PROCESS_Q)] == [job.id]
+
+
+async def test_checkpoint_persists_metadata_mid_processing() -> None:
+    w = make_world()
+
+    async def with_checkpoint(job: JobItem) -> str:
+        job.metadata.common.failure_reason = "tx 0xabc sent"
+        await w.engine.checkpoint(job)
+        stored = await w.job(job)
+        assert stored.metadata.common.failure_reason == "tx 0xabc sent"
+        assert stored.status is JobStatus.LOCKED_FOR_PROCESSING
+        return "0xabc"
+
+    w.handler.process_job = with_checkpoint  # type: ignore[method-assign]
+    job = await created(w)
+    await w.engine.process_job(job.id)
+    job = await w.job(job)
+    assert job.status is JobStatus.PENDING_VERIFICATION and job.version == 3
