@@ -84,3 +84,9 @@ async def sharp(sharp_double: SharpDouble, mtls: MtlsFiles) -> AsyncIterator[Sha
         yield client
     finally:
         await client.close()
+
+
+# anvil fixtures for the fact-registry tests (until tests/conftest.py registers the plugin).
+from tests.plugins.anvil import anvil  # noqa: E402
+
+__all__ = ["anvil"]
