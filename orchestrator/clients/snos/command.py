@@ -66,9 +66,7 @@ def _check_template(template: str) -> list[str]:
             part.format(**sample)
         except KeyError as exc:
             fields = ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
-            raise ConfigError(
-                f"SNOS command template: unknown field {{{exc.args[0]}}}; known: {fields}"
-            ) from None
+            raise ConfigError(f"SNOS command template: unknown field {{{exc.args[0]}}}; known: {fields}") from None
         except (ValueError, IndexError) as exc:
             raise ConfigError(f"SNOS command template: bad placeholder in {part!r}: {exc}") from None
     return parts
@@ -93,9 +91,7 @@ def _felts(path: Path, what: str) -> list[int]:
             else:
                 raise ValueError
         except ValueError:
-            raise SnosError(
-                f"SNOS {what} ({path.name}): entry {i} is not a felt: {value!r}", retryable=False
-            ) from None
+            raise SnosError(f"SNOS {what} ({path.name}): entry {i} is not a felt: {value!r}", retryable=False) from None
     return felts
 
 
@@ -107,9 +103,7 @@ def _n_steps(pie: bytes, blocks: str) -> int | None:
                 return None
             resources = json.loads(archive.read(names[0]))
     except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SnosError(
-            f"SNOS run for {blocks} wrote an unreadable {PIE_FILE}: {exc}", retryable=False
-        ) from exc
+        raise SnosError(f"SNOS run for {blocks} wrote an unreadable {PIE_FILE}: {exc}", retryable=False) from exc
     n_steps = resources.get("n_steps") if isinstance(resources, dict) else None
     return n_steps if isinstance(n_steps, int) else None
 
@@ -122,9 +116,7 @@ def _tail(text: bytes) -> str:
 class CommandSnosRunner:
     """A `SnosRunner` that starts the OS program once per request."""
 
-    def __init__(
-        self, command_template: str, *, timeout_seconds: float, work_dir: str | Path | None = None
-    ) -> None:
+    def __init__(self, command_template: str, *, timeout_seconds: float, work_dir: str | Path | None = None) -> None:
         self._parts = _check_template(command_template)
         if timeout_seconds <= 0:
             raise ConfigError("SNOS timeout must be positive")
@@ -178,9 +170,7 @@ class CommandSnosRunner:
             await self._kill(process)
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            raise SnosError(
-                f"SNOS run for {blocks} timed out after {self._timeout:g} s", retryable=True
-            ) from None
+            raise SnosError(f"SNOS run for {blocks} timed out after {self._timeout:g} s", retryable=True) from None
         if process.returncode != 0:
             tail = _tail(stderr)
             retryable = process.returncode == EXIT_RETRYABLE or is_retryable_message(tail)
@@ -204,14 +194,10 @@ class CommandSnosRunner:
             hint = f"; stderr: {_tail(stderr)}" if stderr.strip() else ""
             raise SnosError(f"SNOS run for {blocks} succeeded but wrote no {PIE_FILE}{hint}", retryable=False)
         if not (output_dir / SNOS_OUTPUT_FILE).is_file():
-            raise SnosError(
-                f"SNOS run for {blocks} succeeded but wrote no {SNOS_OUTPUT_FILE}", retryable=False
-            )
+            raise SnosError(f"SNOS run for {blocks} succeeded but wrote no {SNOS_OUTPUT_FILE}", retryable=False)
         snos_output = _felts(output_dir / SNOS_OUTPUT_FILE, "OS output")
         program_path = output_dir / PROGRAM_OUTPUT_FILE
-        program_output = (
-            _felts(program_path, "program output") if program_path.is_file() else list(snos_output)
-        )
+        program_output = _felts(program_path, "program output") if program_path.is_file() else list(snos_output)
         pie = pie_path.read_bytes()
         return SnosOutput(
             cairo_pie=pie,

@@ -22,6 +22,8 @@ class SnosOutput:
     snos_output: list[int]  # the raw OS output felts
     program_output: list[int]
     n_steps: int | None = None
+    # The fact, when the runner knows it (the devnet runner); otherwise it is computed from the PIE.
+    fact: bytes | None = None
 
 
 class SnosError(Exception):
