@@ -218,6 +218,13 @@ class AtlanticProverClient:
     def metrics(self) -> ServiceMetrics:
         return self.http.metrics
 
+    def service_metrics(self) -> list[ServiceMetrics]:
+        """Counters and circuit state of every external service this client talks to."""
+        services = [self.http.metrics, self.artifacts.metrics]
+        if isinstance(getattr(self._fact_checker, "metrics", None), ServiceMetrics):
+            services.append(self._fact_checker.metrics)  # type: ignore[union-attr]
+        return services
+
     async def close(self) -> None:
         await self.http.close()
         await self.artifacts.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from orchestrator.clients.http import ServiceMetrics
 from orchestrator.clients.prover.fact_registry import FactRegistrar, fact_hex
 from orchestrator.core.madara.prover import (
     AggregationArtifacts,
@@ -27,6 +28,11 @@ class MockProverClient:
 
     def __init__(self, registrar: FactRegistrar | None = None) -> None:
         self._registrar = registrar
+
+    def service_metrics(self) -> list[ServiceMetrics]:
+        """Counters and circuit state of the verifier RPC, when there is one."""
+        metrics = getattr(self._registrar, "metrics", None)
+        return [metrics] if isinstance(metrics, ServiceMetrics) else []
 
     async def submit_task(self, task: ProverTask) -> str:
         match task:

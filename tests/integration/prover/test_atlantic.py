@@ -356,3 +356,10 @@ async def test_api_errors_do_not_open_the_circuit(atlantic_double: AtlanticDoubl
 
 def test_lenient_breaker_is_lenient() -> None:
     assert LENIENT_BREAKER.failure_threshold > 10
+
+
+async def test_service_metrics_cover_api_and_artifacts(atlantic: AtlanticProverClient) -> None:
+    await atlantic.submit_task(CreateBucketTask())
+    api, artifacts = atlantic.service_metrics()
+    assert (api.service, artifacts.service) == ("atlantic", "atlantic-artifacts")
+    assert api.snapshot()["successes"] == {"create_bucket": 1}

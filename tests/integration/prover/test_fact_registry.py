@@ -156,3 +156,11 @@ async def test_dead_rpc_is_retried_then_the_circuit_opens() -> None:
 def test_bad_address_is_rejected() -> None:
     with pytest.raises(ValueError, match="not an Ethereum address"):
         Web3FactRegistry("http://127.0.0.1:1", "0x1234")
+
+
+async def test_clients_expose_the_metrics_of_the_rpc(registry: Web3FactRegistry) -> None:
+    await registry.is_valid(fact(3))
+    (rpc,) = MockProverClient(registry).service_metrics()
+    assert rpc.service == "fact-registry"
+    assert rpc.snapshot()["successes"]["isValid"] >= 1
+    assert MockProverClient().service_metrics() == []
