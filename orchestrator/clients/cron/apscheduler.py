@@ -8,6 +8,7 @@ because the triggers are idempotent and the batching ones take a lock.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -59,8 +60,7 @@ class ApschedulerCronClient:
             )
 
     async def list_schedules(self) -> list[WorkerTrigger]:
-        if not self._scheduler.running:
-            return []
+        # Empty after shutdown: in-process schedules end with the scheduler (EventBridge's do not).
         return sorted(WorkerTrigger(job.id) for job in self._scheduler.get_jobs())
 
     async def start(self) -> None:
@@ -70,6 +70,7 @@ class ApschedulerCronClient:
     async def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)  # AsyncIOScheduler stops in a callback of the event loop
 
     async def _fire(self, trigger: WorkerTrigger) -> None:
         try:

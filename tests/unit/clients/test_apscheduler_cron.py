@@ -1,0 +1,70 @@
+"""APScheduler cron: what only the in-process scheduler has (stopping, keeping a running timer)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from orchestrator.clients.cron.apscheduler import ApschedulerCronClient
+from orchestrator.core.models.queue import QueueType, WorkerTrigger
+from tests.fakes import FakeQueue
+
+
+class FlakyQueue(FakeQueue):
+    """Fails the first send, as a queue that is briefly unreachable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    async def send(self, queue: QueueType, body: str, delay_seconds: int = 0) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("queue down")
+        await super().send(queue, body, delay_seconds)
+
+
+async def _sent(queue: FakeQueue) -> list[str]:
+    bodies = []
+    while (delivery := await queue.receive(QueueType.WORKER_TRIGGER)) is not None:
+        bodies.append(delivery.body)
+        await queue.ack(delivery)
+    return bodies
+
+
+async def test_fires_keeps_going_after_a_failed_send_and_stops_on_shutdown() -> None:
+    queue = FlakyQueue()
+    cron = ApschedulerCronClient(queue)
+    await cron.ensure_schedules([WorkerTrigger.SNOS], 1)
+    await cron.start()
+    await asyncio.sleep(2.5)  # the first firing fails, the second gets through
+    await cron.shutdown()
+    assert queue.failures == 0
+    assert "Snos" in await _sent(queue)
+    await asyncio.sleep(1.2)
+    assert await _sent(queue) == []
+
+
+async def test_same_interval_keeps_the_timer_and_a_new_one_replaces_it() -> None:
+    cron = ApschedulerCronClient(FakeQueue())
+    await cron.ensure_schedules([WorkerTrigger.SNOS], 60)
+    job = cron._scheduler.get_job("Snos")
+    assert job is not None
+    first_run = job.next_run_time
+    await asyncio.sleep(1.1)
+    await cron.ensure_schedules([WorkerTrigger.SNOS], 60)
+    job = cron._scheduler.get_job("Snos")
+    assert job is not None and job.next_run_time == first_run
+    await cron.ensure_schedules([WorkerTrigger.SNOS], 120)
+    job = cron._scheduler.get_job("Snos")
+    assert job is not None and job.trigger.interval.total_seconds() == 120
+    assert await cron.list_schedules() == [WorkerTrigger.SNOS]
+    await cron.shutdown()
+    assert not cron._scheduler.running
+    assert await cron.list_schedules() == []  # in-process schedules end with the scheduler
+
+
+async def test_rejects_a_non_positive_interval() -> None:
+    with pytest.raises(ValueError):
+        await ApschedulerCronClient(FakeQueue()).ensure_schedules([WorkerTrigger.SNOS], 0)
