@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from orchestrator.clients.http import BreakerConfig, RetryConfig
-from orchestrator.clients.prover.atlantic import AtlanticOptions, AtlanticProverClient
+from orchestrator.clients.prover.atlantic import AtlanticProverClient
 from orchestrator.clients.prover.sharp import SharpProverClient, sharp_ssl_context
 from tests.doubles.atlantic import AtlanticDouble
 from tests.doubles.sharp import MtlsFiles, SharpDouble, make_mtls_files
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
-# Fast backoff so retry tests take milliseconds: 10 ms doubling, 0.3 s budget.
-FAST_RETRY = RetryConfig(base_delay=0.01, timeout=0.3)
-LENIENT_BREAKER = BreakerConfig(failure_threshold=100, reset_timeout=60)
+from tests.integration.prover.support import FAST_RETRY, FIXTURES, LENIENT_BREAKER, atlantic_options
+from tests.plugins.anvil import anvil  # the fact-registry tests' node, until tests/conftest.py loads the plugin
 
 
 @pytest.fixture(scope="session")
@@ -32,18 +27,6 @@ async def atlantic_double() -> AsyncIterator[AtlanticDouble]:
         yield double
     finally:
         await double.stop()
-
-
-def atlantic_options(double: AtlanticDouble, **overrides: object) -> AtlanticOptions:
-    values: dict[str, object] = {
-        "service_url": double.url,
-        "api_key": double.api_key,
-        "network": "TESTNET",
-        "artifacts_base_url": double.artifacts_url,
-        "cairo_verifier_program_hash": "0x1234",
-    }
-    values.update(overrides)
-    return AtlanticOptions(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -85,8 +68,5 @@ async def sharp(sharp_double: SharpDouble, mtls: MtlsFiles) -> AsyncIterator[Sha
     finally:
         await client.close()
 
-
-# anvil fixtures for the fact-registry tests (until tests/conftest.py registers the plugin).
-from tests.plugins.anvil import anvil  # noqa: E402
 
 __all__ = ["anvil"]

@@ -21,7 +21,7 @@ from orchestrator.core.madara.prover import (
 from tests.doubles import Fault
 from tests.doubles.atlantic import AtlanticDouble
 from tests.doubles.sharp import FakeGpsVerifier
-from tests.integration.prover.conftest import FAST_RETRY, LENIENT_BREAKER, atlantic_options
+from tests.integration.prover.support import FAST_RETRY, LENIENT_BREAKER, atlantic_options
 
 P, S, F = TaskStatusKind.PROCESSING, TaskStatusKind.SUCCEEDED, TaskStatusKind.FAILED
 ADD_QUERY = "POST /atlantic-query"

@@ -24,7 +24,7 @@ from orchestrator.core.madara.prover import (
     TaskType,
 )
 from tests.doubles.sharp import MtlsFiles, SharpDouble
-from tests.integration.prover.conftest import FAST_RETRY
+from tests.integration.prover.support import FAST_RETRY
 
 pytestmark = pytest.mark.services
 

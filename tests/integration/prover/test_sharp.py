@@ -19,7 +19,7 @@ from orchestrator.core.madara.prover import (
 )
 from tests.doubles import Fault
 from tests.doubles.sharp import MtlsFiles, SharpDouble
-from tests.integration.prover.conftest import FAST_RETRY
+from tests.integration.prover.support import FAST_RETRY
 
 P, S, F = TaskStatusKind.PROCESSING, TaskStatusKind.SUCCEEDED, TaskStatusKind.FAILED
 SNOS_FACT = "0xca15503f02f8406b599cb220879e842394f5cf2cef753f3ee430647b5981b782"  # fibonacci.zip
