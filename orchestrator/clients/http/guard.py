@@ -98,7 +98,7 @@ class ServiceGuard:
         except _StopRetrying as stop:
             metrics.failures[operation] += 1
             metrics.error_kinds[type(stop.error).__name__] += 1
-            raise stop.error  # keeps its own cause (the network error)
+            raise stop.error from stop.error.__cause__  # keeps its own cause (the network error)
         except CircuitOpenError:
             metrics.rejected[operation] += 1
             metrics.failures[operation] += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import ssl
@@ -92,6 +93,7 @@ class HttpService:
         self._ssl = ssl_context
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def metrics(self) -> ServiceMetrics:
@@ -103,7 +105,12 @@ class HttpService:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def _get_session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is not None and self._session_loop is not loop:
+            # A session cannot outlive its event loop (e.g. two asyncio.run calls): start a new one.
+            self._session = None
         if self._session is None or self._session.closed:
+            self._session_loop = loop
             connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else True)
             self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         return self._session

@@ -21,7 +21,7 @@ from orchestrator.core.madara.prover import (
 from tests.doubles import Fault
 from tests.doubles.atlantic import AtlanticDouble
 from tests.doubles.sharp import FakeGpsVerifier
-from tests.integration.prover.support import FAST_RETRY, LENIENT_BREAKER, atlantic_options
+from tests.integration.prover.support import FAST_RETRY, atlantic_options
 
 P, S, F = TaskStatusKind.PROCESSING, TaskStatusKind.SUCCEEDED, TaskStatusKind.FAILED
 ADD_QUERY = "POST /atlantic-query"
@@ -352,10 +352,6 @@ async def test_api_errors_do_not_open_the_circuit(atlantic_double: AtlanticDoubl
         assert client.metrics.breaker_state == "closed"
     finally:
         await client.close()
-
-
-def test_lenient_breaker_is_lenient() -> None:
-    assert LENIENT_BREAKER.failure_threshold > 10
 
 
 async def test_service_metrics_cover_api_and_artifacts(atlantic: AtlanticProverClient) -> None:

@@ -1,4 +1,3 @@
-import base64
 import ssl
 
 import pytest
@@ -222,7 +221,3 @@ async def test_bucket_tasks_are_not_supported(sharp: SharpProverClient) -> None:
         await sharp.submit_task(RunAggregationTask("b"))
     with pytest.raises(UnsupportedTaskError):
         await sharp.submit_l2_query("x", b"{}", None)
-
-
-def test_pie_encoding_round_trips(pie: bytes) -> None:
-    assert base64.b64decode(base64.b64encode(pie)) == pie
