@@ -118,13 +118,36 @@ class SqliteQueueClient:
             raise ValueError(f"visibility_timeout must be >= 0, got {visibility}")
         deadline = time.monotonic() + max(wait_seconds, 0)
         while True:
-            delivery = await self._db.write(lambda conn: self._claim(conn, queue, visibility))
-            if delivery is not None:
-                return delivery
+            # Look first without the write lock, so that idle consumers in several processes do
+            # not queue up for it; claim under the lock only when there is something to claim.
+            if await self._db.read(lambda conn: self._has_candidate(conn, queue)):
+                delivery = await self._claim_unless_cancelled(queue, visibility)
+                if delivery is not None:
+                    return delivery
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
             await asyncio.sleep(min(self._poll_interval, remaining))
+
+    async def _claim_unless_cancelled(self, queue: QueueType, visibility: int) -> Delivery | None:
+        """A caller cancelled while its claim commits (a consumer shutting down) gives the message
+        back at once instead of leaving it hidden for the whole visibility timeout."""
+        claim = asyncio.ensure_future(self._db.write(lambda conn: self._claim(conn, queue, visibility)))
+        try:
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            delivery = await claim
+            if delivery is not None:
+                await self.nack(delivery)
+            raise
+
+    def _has_candidate(self, conn: sqlite3.Connection, queue: QueueType) -> bool:
+        row = conn.execute(
+            "SELECT 1 FROM queue_messages WHERE queue = ? AND visible_at <= ? AND (version IS NULL OR version = ?)"
+            " LIMIT 1",
+            (queue.value, self._clock(), self._version),
+        ).fetchone()
+        return row is not None
 
     def _claim(self, conn: sqlite3.Connection, queue: QueueType, visibility: int) -> Delivery | None:
         now = self._clock()

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from orchestrator.clients.cron.apscheduler import ApschedulerCronClient
+from orchestrator.clients.queue.local import SqliteQueueClient
 from orchestrator.core.models.queue import QueueType, WorkerTrigger
-from tests.fakes import FakeQueue
 
 
-class FlakyQueue(FakeQueue):
+class FlakyQueue(SqliteQueueClient):
     """Fails the first send, as a queue that is briefly unreachable."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "0.1.0")
         self.failures = 1
 
     async def send(self, queue: QueueType, body: str, delay_seconds: int = 0) -> None:
@@ -25,7 +26,7 @@ class FlakyQueue(FakeQueue):
         await super().send(queue, body, delay_seconds)
 
 
-async def _sent(queue: FakeQueue) -> list[str]:
+async def _sent(queue: SqliteQueueClient) -> list[str]:
     bodies = []
     while (delivery := await queue.receive(QueueType.WORKER_TRIGGER)) is not None:
         bodies.append(delivery.body)
@@ -33,8 +34,8 @@ async def _sent(queue: FakeQueue) -> list[str]:
     return bodies
 
 
-async def test_fires_keeps_going_after_a_failed_send_and_stops_on_shutdown() -> None:
-    queue = FlakyQueue()
+async def test_fires_keeps_going_after_a_failed_send_and_stops_on_shutdown(tmp_path: Path) -> None:
+    queue = FlakyQueue(tmp_path / "q.sqlite3")
     cron = ApschedulerCronClient(queue)
     await cron.ensure_schedules([WorkerTrigger.SNOS], 1)
     await cron.start()
@@ -44,10 +45,11 @@ async def test_fires_keeps_going_after_a_failed_send_and_stops_on_shutdown() -> 
     assert "Snos" in await _sent(queue)
     await asyncio.sleep(1.2)
     assert await _sent(queue) == []
+    await queue.close()
 
 
-async def test_same_interval_keeps_the_timer_and_a_new_one_replaces_it() -> None:
-    cron = ApschedulerCronClient(FakeQueue())
+async def test_same_interval_keeps_the_timer_and_a_new_one_replaces_it(tmp_path: Path) -> None:
+    cron = ApschedulerCronClient(SqliteQueueClient(tmp_path / "q.sqlite3", "0.1.0"))
     await cron.ensure_schedules([WorkerTrigger.SNOS], 60)
     job = cron._scheduler.get_job("Snos")
     assert job is not None
@@ -65,6 +67,7 @@ async def test_same_interval_keeps_the_timer_and_a_new_one_replaces_it() -> None
     assert await cron.list_schedules() == []  # in-process schedules end with the scheduler
 
 
-async def test_rejects_a_non_positive_interval() -> None:
+async def test_rejects_a_non_positive_interval(tmp_path: Path) -> None:
+    cron = ApschedulerCronClient(SqliteQueueClient(tmp_path / "q.sqlite3", "0.1.0"))
     with pytest.raises(ValueError):
-        await ApschedulerCronClient(FakeQueue()).ensure_schedules([WorkerTrigger.SNOS], 0)
+        await cron.ensure_schedules([WorkerTrigger.SNOS], 0)

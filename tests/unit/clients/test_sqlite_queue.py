@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from tests.fakes import FakeClock
 
 Q = QueueType.SNOS_JOB_PROCESSING
 DLQ = QueueType.JOB_HANDLE_FAILURE
+T = QueueType.WORKER_TRIGGER
 
 
 @pytest.fixture
@@ -22,7 +24,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def queue(tmp_path: Path, clock: FakeClock) -> SqliteQueueClient:
+async def queue(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SqliteQueueClient]:
     client = SqliteQueueClient(tmp_path / "q.sqlite3", "0.1.0", default_visibility_timeout=30, clock=clock)
     await client.setup()
     yield client
@@ -114,3 +116,24 @@ async def test_invalid_arguments(queue: SqliteQueueClient) -> None:
         await queue.send(Q, "m", delay_seconds=-1)
     with pytest.raises(ValueError):
         await queue.receive(Q, visibility_timeout=-1)
+
+
+async def test_a_receive_cancelled_mid_claim_gives_the_message_back(queue: SqliteQueueClient) -> None:
+    import asyncio
+
+    await queue.send(T, "m")  # on a queue without dead-lettering: the claims below count receives
+    # Cancel at every point of the call; whatever happened, the message must be receivable now.
+    for delay_loops in range(6):
+        task = asyncio.create_task(queue.receive(T))
+        for _ in range(delay_loops):
+            await asyncio.sleep(0)
+        task.cancel()
+        try:
+            delivery = await task
+        except asyncio.CancelledError:
+            delivery = None
+        if delivery is not None:
+            await queue.nack(delivery)
+        again = await queue.receive(T)
+        assert again is not None, f"message hidden after a cancel at step {delay_loops}"
+        await queue.nack(again)

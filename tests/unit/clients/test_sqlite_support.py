@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ SCHEMA = "CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY, n INTEGER 
 
 
 @pytest.fixture
-async def conn(tmp_path: Path) -> SqliteConnection:
+async def conn(tmp_path: Path) -> AsyncIterator[SqliteConnection]:
     connection = SqliteConnection(tmp_path / "c.sqlite3", SCHEMA)
     await connection.write(lambda c: c.execute("INSERT INTO counter VALUES (1, 0)"))
     yield connection
