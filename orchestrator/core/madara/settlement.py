@@ -69,8 +69,11 @@ class SettlementClient(Protocol):
         onchain_data: Sequence[int],
         *,
         nonce: int | None = None,
+        previous_attempts: Sequence[TxAttempt] = (),
+        on_attempt: AttemptsSink | None = None,
     ) -> SettlementResult:
-        """Starknet: update_state through an INVOKE transaction."""
+        """Starknet: update_state through an INVOKE transaction. On the Piltover path the first
+        argument is the SNOS output and the second the layout-bridge program output."""
 
     async def verify_tx_inclusion(self, tx_hash: str) -> tuple[str, str | None]:
         """("Verified" | "Pending" | "Rejected", reason)."""
