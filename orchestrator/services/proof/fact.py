@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eth_hash.auto import keccak
-from poseidon_py.poseidon_hash import poseidon_hash_many
 
+from orchestrator.services.proof.hashes import poseidon_hash_many
 from orchestrator.services.proof.pie import CairoPie, OutputPage, PieError
 from orchestrator.services.proof.program_hash import program_hash as compute_program_hash
 from orchestrator.services.proof.program_output import program_output as read_program_output
@@ -60,16 +60,12 @@ def page_sizes(pages: dict[int, OutputPage], output_size: int) -> list[int]:
             raise FactError(f"output page ids must be 1, 2, ...: found {page_id}, expected {expected_id}")
         if page_id == 1:
             if not 0 < page.start < output_size:
-                raise FactError(
-                    f"output page 1 starts at {page.start}, outside the output (size {output_size})"
-                )
+                raise FactError(f"output page 1 starts at {page.start}, outside the output (size {output_size})")
             sizes[0] = page.start
         elif page.start != expected_start:
             raise FactError(f"output page {page_id} starts at {page.start}, expected {expected_start}")
         if not 0 < page.size < output_size:
-            raise FactError(
-                f"output page {page_id} has size {page.size}, invalid for output size {output_size}"
-            )
+            raise FactError(f"output page {page_id} has size {page.size}, invalid for output size {output_size}")
         expected_start = page.start + page.size
         sizes.append(page.size)
     if pages and expected_start != output_size:
@@ -150,7 +146,7 @@ def l2_fact(output: Sequence[int]) -> bytes:
     """The Poseidon fact of an L2 SNOS run's program output."""
     output_hash = poseidon_hash_many(list(output))
     fact = poseidon_hash_many([BOOT_LOADER_PROGRAM_CONTRACT, output_hash])
-    return int(fact).to_bytes(32, "big")
+    return fact.to_bytes(32, "big")
 
 
 def get_fact_l2(pie: CairoPie) -> bytes:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import zipfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +76,21 @@ class OutputBuiltinData:
 class CairoPie:
     program: StrippedProgram
     builtin_segments: dict[str, SegmentInfo]
-    memory: dict[tuple[int, int], MaybeRelocatable]
+    #: memory.bin as is: a SNOS PIE holds millions of cells, decoded only where needed
+    memory_bytes: bytes
+    field_bytes: int
     additional_data: dict[str, Any]
     execution_resources: dict[str, Any]
     version: dict[str, Any]
+
+    @cached_property
+    def memory(self) -> dict[tuple[int, int], MaybeRelocatable]:
+        """Every cell, decoded: {(segment, offset): value}."""
+        return parse_memory(self.memory_bytes, self.field_bytes)
+
+    def segment(self, index: int) -> dict[int, MaybeRelocatable]:
+        """The cells of one segment, {offset: value}, without decoding the others."""
+        return segment_cells(self.memory_bytes, self.field_bytes, index)
 
     @property
     def n_steps(self) -> int | None:
@@ -156,11 +169,32 @@ def _decode_value(raw: int, n_bytes: int) -> MaybeRelocatable:
     return raw
 
 
-def parse_memory(data: bytes, field_bytes: int) -> dict[tuple[int, int], MaybeRelocatable]:
-    """Decode memory.bin into {(segment, offset): value}."""
+def _check_memory_size(data: bytes, field_bytes: int) -> int:
     entry = ADDRESS_BYTES + field_bytes
     if len(data) % entry:
         raise PieError(f"memory.bin has {len(data)} bytes, not a multiple of the {entry}-byte entry size")
+    return entry
+
+
+def segment_cells(data: bytes, field_bytes: int, index: int) -> dict[int, MaybeRelocatable]:
+    """The cells of segment `index` in memory.bin, {offset: value}."""
+    _check_memory_size(data, field_bytes)
+    address_top = 1 << (8 * ADDRESS_BYTES - 1)
+    cells: dict[int, MaybeRelocatable] = {}
+    # struct walks the entries in C; only the wanted segment's values are decoded in Python.
+    for address, raw_value in struct.iter_unpack(f"<Q{field_bytes}s", data):
+        if not address & address_top:
+            raise PieError("memory.bin holds an address that is not relocatable")
+        address -= address_top
+        if address >> OFFSET_BITS == index:
+            offset = address & ((1 << OFFSET_BITS) - 1)
+            cells[offset] = _decode_value(int.from_bytes(raw_value, "little"), field_bytes)
+    return cells
+
+
+def parse_memory(data: bytes, field_bytes: int) -> dict[tuple[int, int], MaybeRelocatable]:
+    """Decode memory.bin into {(segment, offset): value}."""
+    entry = _check_memory_size(data, field_bytes)
     memory: dict[tuple[int, int], MaybeRelocatable] = {}
     for pos in range(0, len(data), entry):
         address = _decode_value(int.from_bytes(data[pos : pos + ADDRESS_BYTES], "little"), ADDRESS_BYTES)
@@ -204,6 +238,11 @@ def _segments(metadata: dict[str, Any]) -> dict[str, SegmentInfo]:
     return segments
 
 
+def _checked(memory_bytes: bytes, field_bytes: int) -> bytes:
+    _check_memory_size(memory_bytes, field_bytes)
+    return memory_bytes
+
+
 def read_cairo_pie(source: bytes | str | Path) -> CairoPie:
     """Read a PIE from zip bytes or a path to a zip file."""
     try:
@@ -229,7 +268,8 @@ def read_cairo_pie(source: bytes | str | Path) -> CairoPie:
     return CairoPie(
         program=program,
         builtin_segments=_segments(metadata),
-        memory=parse_memory(memory_bytes, field_bytes),
+        memory_bytes=_checked(memory_bytes, field_bytes),
+        field_bytes=field_bytes,
         additional_data=additional if isinstance(additional, dict) else {},
         execution_resources=resources if isinstance(resources, dict) else {},
         version=version if isinstance(version, dict) else {},

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from starknet_py.hash.utils import pedersen_hash
-
+from orchestrator.services.proof.hashes import pedersen_hash
 from orchestrator.services.proof.pie import StrippedProgram
 
 #: cairo-lang `hash_program.py`: the bootloader version the Starknet provers hash with.

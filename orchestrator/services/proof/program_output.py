@@ -21,9 +21,7 @@ def program_output(pie: CairoPie, *, aggregator: bool = False) -> list[int]:
     if segment is None:
         raise PieError("the PIE has no output builtin segment")
     output: list[int | None] = [None] * segment.size
-    for (index, offset), value in pie.memory.items():
-        if index != segment.index:
-            continue
+    for offset, value in pie.segment(segment.index).items():
         if offset >= segment.size:
             raise PieError(f"output cell {offset} lies beyond the segment size {segment.size}")
         if isinstance(value, Relocatable):
@@ -60,7 +58,5 @@ def aggregator_own_output(output: Sequence[int]) -> list[int]:
     messages_to_l2 = messages_to_l1 + word(messages_to_l1, "L2->L1 message count") + 1
     end = messages_to_l2 + word(messages_to_l2, "L1->L2 message count")
     if end >= len(output):
-        raise PieError(
-            f"aggregator output too short: the messages end at {end}, the output has {len(output)}"
-        )
+        raise PieError(f"aggregator output too short: the messages end at {end}, the output has {len(output)}")
     return list(output[start : end + 1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import zipfile
 from pathlib import Path
@@ -9,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from orchestrator.clients.snos.pie_writer import write_cairo_pie
-from orchestrator.services.proof.pie import PieError, Relocatable, parse_memory, read_cairo_pie
+from orchestrator.services.proof.pie import (
+    CairoPie,
+    MaybeRelocatable,
+    PieError,
+    Relocatable,
+    parse_memory,
+    read_cairo_pie,
+)
 from orchestrator.services.proof.program_output import aggregator_own_output, program_output
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "pie"
@@ -85,20 +93,43 @@ def test_written_pie_round_trips() -> None:
     assert builtin is not None and builtin.pages[1].start == 2 and builtin.pages[1].size == 2
 
 
+def _encode(memory: dict[tuple[int, int], MaybeRelocatable]) -> bytes:
+    def word(value: MaybeRelocatable, n_bytes: int) -> bytes:
+        if isinstance(value, Relocatable):
+            value = (1 << (8 * n_bytes - 1)) + (value.segment << 47) + value.offset
+        return value.to_bytes(n_bytes, "little")
+
+    return b"".join(word(Relocatable(*address), 8) + word(value, 32) for address, value in memory.items())
+
+
+def _with_memory(pie: CairoPie, memory: dict[tuple[int, int], MaybeRelocatable]) -> CairoPie:
+    return dataclasses.replace(pie, memory_bytes=_encode(memory))
+
+
+def test_memory_re_encoding_round_trips() -> None:
+    pie = read_cairo_pie(FIXTURES / "fibonacci.zip")
+    assert _encode(pie.memory) == pie.memory_bytes
+    assert pie.segment(2) == {0: 89}
+
+
 def test_relocatable_in_the_output_is_an_error() -> None:
     pie = read_cairo_pie(FIXTURES / "fibonacci.zip")
-    memory = dict(pie.memory)
-    memory[(2, 0)] = Relocatable(1, 0)
-    broken = type(pie)(**{**pie.__dict__, "memory": memory})
+    broken = _with_memory(pie, {**pie.memory, (2, 0): Relocatable(1, 0)})
     with pytest.raises(PieError, match="relocatable"):
         program_output(broken)
 
 
 def test_unset_output_cell_is_an_error() -> None:
     pie = read_cairo_pie(FIXTURES / "fibonacci.zip")
-    memory = {k: v for k, v in pie.memory.items() if k[0] != 2}
-    broken = type(pie)(**{**pie.__dict__, "memory": memory})
+    broken = _with_memory(pie, {k: v for k, v in pie.memory.items() if k[0] != 2})
     with pytest.raises(PieError, match="1 unset cells"):
+        program_output(broken)
+
+
+def test_output_cell_beyond_the_segment_is_an_error() -> None:
+    pie = read_cairo_pie(FIXTURES / "fibonacci.zip")
+    broken = _with_memory(pie, {**pie.memory, (2, 1): 5})
+    with pytest.raises(PieError, match="beyond the segment size"):
         program_output(broken)
 
 
