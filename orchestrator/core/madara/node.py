@@ -45,10 +45,12 @@ class L2NodeClient(Protocol):
     async def get_state_update(self, block_number: int) -> dict[str, Any]:
         """The raw starknet_getStateUpdate result (a pre-confirmed block has no block_hash)."""
 
-    async def get_nonce(self, block_number: int, address: int) -> int: ...
+    async def get_nonce(self, block_number: int, address: int) -> int:
+        """starknet_getNonce; 0 for an address with no contract."""
 
     async def get_storage_at_many(self, block_number: int, keys: Sequence[tuple[int, int]]) -> list[int]:
-        """Batched starknet_getStorageAt for (contract, key) pairs, results in the same order."""
+        """Batched starknet_getStorageAt for (contract, key) pairs, results in the same order;
+        0 for unset storage and for an address with no contract."""
 
     async def get_class_hash_at_many(self, block_number: int, addresses: Sequence[int]) -> list[int]:
         """Batched starknet_getClassHashAt; 0 for an address with no contract."""

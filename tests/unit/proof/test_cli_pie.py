@@ -44,3 +44,24 @@ def test_bad_program_hash_is_a_clear_error() -> None:
     result = CliRunner().invoke(cli, ["pie", "fact", FIBONACCI, "--program-hash", "xyz"])
     assert result.exit_code == 2
     assert "--program-hash" in result.output
+
+
+def test_fact_of_an_aggregator_pie(tmp_path: Path) -> None:
+    from orchestrator.clients.snos.pie_writer import write_cairo_pie
+    from orchestrator.services.proof.fact import gps_fact
+
+    own = [*range(100, 110), 7, 0, 1, 42, 0]  # header, x_0, no blobs, one L2->L1 message word, no L1->L2
+    full = [1, 3, 0xAA, 0xBB, *own]  # one child of size 3 echoed first
+    pie = tmp_path / "aggregator.zip"
+    pie.write_bytes(write_cairo_pie([1, 2], full, n_steps=1))
+    result = CliRunner().invoke(cli, ["pie", "fact", str(pie), "--aggregator", "--program-hash", "0x5"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "0x" + gps_fact(5, own).hex()
+    plain = CliRunner().invoke(cli, ["pie", "fact", str(pie), "--program-hash", "5"])
+    assert plain.output.strip() == "0x" + gps_fact(5, full).hex()
+
+
+def test_l2_with_aggregator_is_rejected() -> None:
+    result = CliRunner().invoke(cli, ["pie", "fact", FIBONACCI, "--l2", "--aggregator"])
+    assert result.exit_code == 2
+    assert "--l2 takes neither" in result.output
