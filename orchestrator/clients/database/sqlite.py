@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +113,8 @@ _JOB_COLUMNS = (
 
 
 def _ts(value: datetime) -> float:
-    return value.timestamp()
+    # A naive datetime is taken as UTC (not as the machine's local time).
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
 
 
 def _job_row(job: JobItem) -> tuple[Any, ...]:

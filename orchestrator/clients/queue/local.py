@@ -50,6 +50,9 @@ CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visi
 
 #: Where messages go after too many receives (the reference's redrive target).
 DEAD_LETTER_QUEUE = QueueType.JOB_HANDLE_FAILURE
+#: Message retention as the reference provisions it: a trigger not consumed within a minute is
+#: dropped, so a busy consumer does not build a backlog of triggers (other queues keep messages).
+DEFAULT_RETENTION_SECONDS: Mapping[QueueType, int] = {QueueType.WORKER_TRIGGER: 60}
 
 
 class SqliteQueueClient:
@@ -63,6 +66,7 @@ class SqliteQueueClient:
         default_visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT,
         max_receive_count: int = MAX_RECEIVE_COUNT,
         dlq_queues: Collection[QueueType] = DLQ_QUEUES,
+        retention_seconds: Mapping[QueueType, int] = DEFAULT_RETENTION_SECONDS,
         poll_interval_seconds: float = 0.1,
         busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
         clock: Callable[[], float] = time.time,
@@ -73,6 +77,7 @@ class SqliteQueueClient:
         self._default_visibility = default_visibility_timeout
         self._max_receive_count = max_receive_count
         self._dlq_queues = frozenset(dlq_queues)
+        self._retention = dict(retention_seconds)
         self._poll_interval = poll_interval_seconds
         self._clock = clock
 
@@ -83,7 +88,7 @@ class SqliteQueueClient:
         await self._db.close()
 
     async def health_check(self) -> None:
-        await self._db.read(lambda conn: conn.execute("SELECT COUNT(*) FROM queue_messages LIMIT 1").fetchone())
+        await self._db.read(lambda conn: conn.execute("SELECT 1 FROM queue_messages LIMIT 1").fetchone())
 
     def visibility_timeout(self, queue: QueueType) -> int:
         return self._visibility.get(queue, self._default_visibility)
@@ -151,6 +156,12 @@ class SqliteQueueClient:
 
     def _claim(self, conn: sqlite3.Connection, queue: QueueType, visibility: int) -> Delivery | None:
         now = self._clock()
+        retention = self._retention.get(queue)
+        if retention is not None:  # expire old messages that nobody holds
+            conn.execute(
+                "DELETE FROM queue_messages WHERE queue = ? AND sent_at < ? AND (receipt IS NULL OR visible_at <= ?)",
+                (queue.value, now - retention, now),
+            )
         while True:
             row = conn.execute(
                 "SELECT seq, message_id, body, attributes, receive_count FROM queue_messages"

@@ -12,9 +12,11 @@ class CronClient(Protocol):
     async def ensure_schedules(self, triggers: Sequence[WorkerTrigger], interval_seconds: int) -> None:
         """Create (or keep) exactly one schedule per trigger; idempotent."""
 
-    async def list_schedules(self) -> list[WorkerTrigger]: ...
+    async def list_schedules(self) -> list[WorkerTrigger]:
+        """The triggers that have a schedule."""
 
     async def start(self) -> None:
         """Begin firing (a no-op where the cloud fires them)."""
 
-    async def shutdown(self) -> None: ...
+    async def shutdown(self) -> None:
+        """Stop firing (a no-op where the cloud fires them)."""

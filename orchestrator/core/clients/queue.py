@@ -24,10 +24,15 @@ class Delivery:
 
 class QueueClient(Protocol):
     """Every message sent carries the OrchestratorVersion attribute; a consumer only hands out
-    messages without the attribute or with its own version (others are re-sent for their owner).
+    messages without the attribute or with its own version (others are left for, or re-sent to,
+    a consumer of their version).
 
     A message received more than MAX_RECEIVE_COUNT (5) times from a queue with a dead-letter
-    policy moves to `job_handle_failure` instead of being delivered again.
+    policy (DLQ_QUEUES) moves to `job_handle_failure` instead of being delivered again.
+
+    Each receive gives the message a new receipt; ack/nack/extend with an older receipt (the
+    message was received again since) must not affect the newer delivery. Ordering is not
+    guaranteed (SQS standard queues).
     """
 
     async def setup(self) -> None:
@@ -42,7 +47,8 @@ class QueueClient(Protocol):
     async def receive(
         self, queue: QueueType, wait_seconds: float = 0, visibility_timeout: int | None = None
     ) -> Delivery | None:
-        """One message or None after waiting up to `wait_seconds` (long polling)."""
+        """One message or None after waiting up to `wait_seconds` (long polling). The message stays
+        hidden for `visibility_timeout` seconds (default: the queue's) and its receive_count grows."""
 
     async def ack(self, delivery: Delivery) -> None:
         """Delete the message: it was handled."""

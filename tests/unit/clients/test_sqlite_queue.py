@@ -91,13 +91,15 @@ async def test_configurable_dead_letter_policy(tmp_path: Path) -> None:
     await queue.close()
 
 
-async def test_messages_without_a_version_are_for_everyone(queue: SqliteQueueClient, tmp_path: Path) -> None:
+async def test_messages_without_a_version_are_for_everyone(
+    queue: SqliteQueueClient, tmp_path: Path, clock: FakeClock
+) -> None:
     # As a message from EventBridge: no OrchestratorVersion attribute.
     with sqlite3.connect(tmp_path / "q.sqlite3") as conn:
         conn.execute(
             "INSERT INTO queue_messages (message_id, queue, body, attributes, version, visible_at, sent_at)"
-            " VALUES ('raw', ?, 'Snos', '{}', NULL, 0, 0)",
-            (QueueType.WORKER_TRIGGER.value,),
+            " VALUES ('raw', ?, 'Snos', '{}', NULL, ?, ?)",
+            (QueueType.WORKER_TRIGGER.value, clock(), clock()),
         )
     delivery = await queue.receive(QueueType.WORKER_TRIGGER)
     assert delivery is not None and delivery.body == "Snos" and delivery.attributes == {}
@@ -137,3 +139,14 @@ async def test_a_receive_cancelled_mid_claim_gives_the_message_back(queue: Sqlit
         again = await queue.receive(T)
         assert again is not None, f"message hidden after a cancel at step {delay_loops}"
         await queue.nack(again)
+
+
+async def test_trigger_messages_expire_after_their_retention(queue: SqliteQueueClient, clock: FakeClock) -> None:
+    await queue.send(T, "Snos")
+    await queue.send(Q, "job")
+    clock.advance(61)
+    await queue.send(T, "Proving")
+    delivery = await queue.receive(T)
+    assert delivery is not None and delivery.body == "Proving"  # "Snos" was older than a minute
+    assert await queue.receive(T) is None
+    assert await queue.receive(Q) is not None  # job queues keep their messages
