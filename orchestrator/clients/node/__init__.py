@@ -1,0 +1,1 @@
+"""The L2 node: `madara` (JSON-RPC + feeder gateway client) over `jsonrpc` (the transport)."""
