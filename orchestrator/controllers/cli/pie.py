@@ -25,9 +25,7 @@ def pie_group() -> None:
 @click.argument("pie_path", metavar="PIE.zip", type=click.Path(path_type=Path))
 @click.option("--l2", "l2", is_flag=True, help="The Poseidon L2 fact (SNOS on L2 without KZG DA).")
 @click.option("--aggregator", is_flag=True, help="Skip the children outputs an aggregator PIE echoes.")
-@click.option(
-    "--program-hash", default=None, help="Use this program hash instead of hashing the PIE's program."
-)
+@click.option("--program-hash", default=None, help="Use this program hash instead of hashing the PIE's program.")
 def fact_command(pie_path: Path, l2: bool, aggregator: bool, program_hash: str | None) -> None:
     """Print the fact of a Cairo PIE as 0x-hex (64 digits); the GPS keccak fact by default."""
     from orchestrator.services.proof.fact import get_fact_info, l2_fact
