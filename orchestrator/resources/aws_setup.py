@@ -295,9 +295,10 @@ class AwsProvisioner:
         except Exception as exc:
             raise self._fail(exc, f"SQS queue {name}") from exc
 
-    async def queues(self, sqs: Any, account: str) -> dict[QueueType, str]:
-        """The layer's queues, the dead-letter queue first (the others' redrive policy names it)."""
-        layer_queues = LAYER_QUEUES[self.options.layer]
+    async def queues(self, sqs: Any, account: str, queues: Sequence[QueueType] | None = None) -> dict[QueueType, str]:
+        """The layer's queues (or `queues`), the dead-letter queue first (the others' redrive
+        policy names it)."""
+        layer_queues = LAYER_QUEUES[self.options.layer] if queues is None else queues
         arns: dict[QueueType, str] = {}
         dlq = QueueType.JOB_HANDLE_FAILURE
         arns[dlq] = await self._queue(sqs, dlq, self._queue_attributes(dlq, None, None))
