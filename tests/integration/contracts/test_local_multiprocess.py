@@ -60,8 +60,10 @@ async def run_workers(*argvs: list[str]) -> list[dict[str, Any]]:
     return results
 
 
-async def test_two_processes_handle_each_message_and_job_once(tmp_path: Path) -> None:
-    db_path, queue_path, ready = tmp_path / "db.sqlite3", tmp_path / "queue.sqlite3", tmp_path / "ready"
+@pytest.mark.parametrize("one_file", [False, True], ids=["two-files", "one-file"])
+async def test_two_processes_handle_each_message_and_job_once(tmp_path: Path, one_file: bool) -> None:
+    db_path, ready = tmp_path / "db.sqlite3", tmp_path / "ready"
+    queue_path = db_path if one_file else tmp_path / "queue.sqlite3"
     ready.mkdir()
     db = SqliteDatabaseClient(db_path)
     queue = SqliteQueueClient(queue_path, ORCHESTRATOR_VERSION)
