@@ -101,6 +101,7 @@ async def state_update_txs(w3: AsyncWeb3, core_address: str) -> list[Any]:
     for number in range(int(await w3.eth.block_number) + 1):
         block = await w3.eth.get_block(number, full_transactions=True)
         for tx in block["transactions"]:
+            assert not isinstance(tx, bytes)  # full transactions were asked for
             if tx["to"] == core_address and bytes(tx["input"])[:4] == selector:
                 found.append(tx)
     return found

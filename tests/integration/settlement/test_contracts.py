@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -15,12 +16,12 @@ SHARED = {"updateStateKzgDA", "stateBlockNumber", "stateRoot", "stateBlockHash",
 SHARED_EVENTS = {"LogStateUpdate", "LogStateTransitionFact"}
 
 
-def _signatures(abi: list[dict[str, object]], names: set[str]) -> set[str]:
+def _signatures(abi: list[dict[str, Any]], names: set[str]) -> set[str]:
     out = set()
     for item in abi:
         if item.get("name") in names:
-            inputs = ",".join(str(i["type"]) for i in item.get("inputs", []))  # type: ignore[union-attr]
-            outputs = ",".join(str(o["type"]) for o in item.get("outputs", []))  # type: ignore[union-attr]
+            inputs = ",".join(str(i["type"]) for i in item.get("inputs", []))
+            outputs = ",".join(str(o["type"]) for o in item.get("outputs", []))
             out.add(f"{item['type']} {item['name']}({inputs})->({outputs})")
     return out
 
