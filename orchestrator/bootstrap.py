@@ -114,9 +114,7 @@ def _local_infrastructure(settings: Settings) -> Infrastructure:
 def _aws_infrastructure(settings: Settings) -> Infrastructure:
     from orchestrator.resources.aws_clients import build_aws_infrastructure
 
-    database, queue, storage, alerts, lock, cron = build_aws_infrastructure(
-        settings, visibility_timeouts(settings)
-    )
+    database, queue, storage, alerts, lock, cron = build_aws_infrastructure(settings, visibility_timeouts(settings))
     return Infrastructure(database, queue, storage, alerts, lock, cron)
 
 
@@ -148,3 +146,103 @@ def build(
     )
     dispatcher = TriggerDispatcher(engine, dict(triggers or {}))
     return Container(settings=settings, infra=infra, engine=engine, dispatcher=dispatcher)
+
+
+# ---------------------------------------------------------------------------------------------
+# rollup clients: built on demand, so a deployment only needs the settings of what it uses
+
+
+def build_node(settings: Settings) -> Any:
+    from orchestrator.clients.node.madara import MadaraNodeClient
+    from orchestrator.core.errors import ConfigError
+
+    m = settings.madara
+    if not m.madara_rpc_url:
+        raise ConfigError("MADARA_ORCHESTRATOR_MADARA_RPC_URL: required to talk to the L2 node")
+    return MadaraNodeClient(m.madara_rpc_url, m.madara_feeder_gateway_url or m.madara_rpc_url)
+
+
+def build_snos_runner(settings: Settings, node: Any) -> Any:
+    from orchestrator.core.errors import ConfigError
+
+    s = settings.snos
+    if s.snos_runner == "command":
+        from orchestrator.clients.snos.command import CommandSnosRunner
+
+        if not s.snos_command:
+            raise ConfigError("MADARA_ORCHESTRATOR_SNOS_COMMAND: required when the SNOS runner is command")
+        return CommandSnosRunner(s.snos_command, timeout_seconds=s.snos_timeout_seconds)
+
+    from orchestrator.clients.snos.devnet import DevnetSnosRunner
+    from orchestrator.services.da.batch import compress_state_update
+    from orchestrator.services.da.blob import felts_to_blobs
+    from orchestrator.services.da.squash import squash
+
+    async def build_blobs(updates: list[dict[str, Any]]) -> list[bytes]:
+        # The batch pipeline: squash the range, compress (stateful + stateless), FFT into blobs.
+        first, last = updates[0]["block_number"], updates[-1]["block_number"]
+        block = await node.get_block_with_tx_hashes(last)
+        squashed = await squash(updates, first - 1, node)
+        felts = await compress_state_update(squashed, last, block.get("starknet_version", "0.14.1"), node)
+        return felts_to_blobs(felts)
+
+    return DevnetSnosRunner(node, build_blobs)
+
+
+def build_prover(settings: Settings) -> Any:
+    from orchestrator.clients.prover.fact_registry import Web3FactRegistry
+    from orchestrator.config import ProverKind, SettlementLayer
+    from orchestrator.core.errors import ConfigError
+
+    p = settings.prover
+    if p.prover is ProverKind.SHARP:
+        from orchestrator.clients.prover.sharp import SharpProverClient, sharp_ssl_context
+
+        if not (p.sharp_url and p.sharp_customer_id and p.sharp_user_crt_file and p.sharp_user_key_file):
+            raise ConfigError("SHARP needs MADARA_ORCHESTRATOR_SHARP_URL, _CUSTOMER_ID, _USER_CRT_FILE, _USER_KEY_FILE")
+        if not p.sharp_server_crt_file:
+            raise ConfigError("MADARA_ORCHESTRATOR_SHARP_SERVER_CRT_FILE: required when the prover is sharp")
+        checker = None
+        if p.sharp_settlement_layer is SettlementLayer.ETHEREUM:
+            if not (p.sharp_rpc_node_url and p.gps_verifier_contract_address):
+                raise ConfigError("SHARP on Ethereum needs _SHARP_RPC_NODE_URL and _GPS_VERIFIER_CONTRACT_ADDRESS")
+            checker = Web3FactRegistry(p.sharp_rpc_node_url, p.gps_verifier_contract_address)
+        context = sharp_ssl_context(p.sharp_user_crt_file, p.sharp_user_key_file, p.sharp_server_crt_file)
+        return SharpProverClient(p.sharp_url, p.sharp_customer_id, ssl_context=context, fact_checker=checker)
+    if p.prover is ProverKind.ATLANTIC:
+        from orchestrator.clients.prover.atlantic import AtlanticOptions, AtlanticProverClient
+
+        if not (p.atlantic_service_url and p.atlantic_api_key and p.atlantic_network):
+            raise ConfigError("Atlantic needs _ATLANTIC_SERVICE_URL, _ATLANTIC_API_KEY and _ATLANTIC_NETWORK")
+        options = AtlanticOptions(
+            service_url=p.atlantic_service_url,
+            api_key=p.atlantic_api_key.get_secret_value(),
+            network=p.atlantic_network,
+            mock_fact_hash=p.atlantic_mock_fact_hash == "true",
+            cairo_vm=p.atlantic_cairo_vm,
+            result=p.atlantic_result,
+            sharp_prover=p.atlantic_sharp_prover,
+            settlement_layer=(p.atlantic_settlement_layer or SettlementLayer.ETHEREUM).value,
+            proof_layout=settings.snos.prover_layout_name,
+            cairo_verifier_program_hash=p.cairo_v0_verifier_program_hash,
+            artifacts_base_url=p.atlantic_artifacts_base_url,
+            da_public_keys=tuple(k for k in (settings.madara.da_public_keys or "").split(",") if k) or None,
+        )
+        checker = None
+        if options.mock_fact_hash is False and p.atlantic_rpc_node_url and p.atlantic_verifier_contract_address:
+            checker = Web3FactRegistry(p.atlantic_rpc_node_url, p.atlantic_verifier_contract_address)
+        return AtlanticProverClient(options, fact_checker=checker)
+
+    from orchestrator.clients.prover.mock import MockProverClient
+
+    if p.mock_verifier_address:
+        s = settings.settlement
+        if not (s.ethereum_settlement_rpc_url and s.ethereum_private_key):
+            raise ConfigError("the mock verifier uses the Ethereum settlement RPC URL and private key")
+        registrar = Web3FactRegistry(
+            s.ethereum_settlement_rpc_url.get_secret_value(),
+            p.mock_verifier_address,
+            private_key=s.ethereum_private_key.get_secret_value(),
+        )
+        return MockProverClient(registrar)
+    return MockProverClient()
