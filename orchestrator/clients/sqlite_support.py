@@ -75,7 +75,8 @@ class SqliteConnection:
                         conn.execute(statement)
                     conn.execute("COMMIT")
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
                     raise
         except BaseException:
             conn.close()
@@ -105,7 +106,8 @@ class SqliteConnection:
             try:
                 result = fn(conn)
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # some errors (e.g. a full disk) roll back by themselves
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
             return result
