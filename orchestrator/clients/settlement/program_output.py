@@ -70,7 +70,10 @@ class KzgSegment:
         if len(out) <= N_BLOBS_OFFSET:
             raise ProgramOutputError(f"program output has {len(out)} words; no KZG segment (needs > 11)")
         if out[USE_KZG_DA_OFFSET] != 1:
-            raise ProgramOutputError("program output does not use KZG DA (use_kzg_da != 1)")
+            raise ProgramOutputError(
+                f"program output does not use KZG DA: word [8] (use_kzg_da) is {out[USE_KZG_DA_OFFSET]}, "
+                "expected 1 in the Starknet OS >= 0.13.2 layout"
+            )
         n_blobs = out[N_BLOBS_OFFSET] & 0xFFFFFFFFFFFFFFFF  # the reference reads the low 8 bytes
         if n_blobs == 0:
             raise ProgramOutputError("program output declares 0 blobs")
