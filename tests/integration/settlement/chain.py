@@ -74,8 +74,11 @@ async def wait_mined(w3: AsyncWeb3, tx_hash: Any, automine: bool) -> Any:
     return await w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
 
 
-async def deploy_core(url: str, genesis_output: Sequence[int], *, automine: bool = True) -> CoreDeployment:
-    """A fresh registry and core contract whose stored state is the output's previous state."""
+async def deploy_core(
+    url: str, genesis_output: Sequence[int], *, automine: bool = True, genesis_block_number: int | None = None
+) -> CoreDeployment:
+    """A fresh registry and core contract whose stored state is the output's previous state
+    (or that state with another block number, e.g. -1 for "nothing settled")."""
     w3 = AsyncWeb3(AsyncHTTPProvider(url))
     built = await asyncio.to_thread(contracts)
 
@@ -89,7 +92,12 @@ async def deploy_core(url: str, genesis_output: Sequence[int], *, automine: bool
 
     registry = await deploy("MockFactRegistry")
     core = await deploy(
-        "TestStarknetCore", registry.address, PROGRAM_HASH, genesis_output[0], genesis_output[2], genesis_output[4]
+        "TestStarknetCore",
+        registry.address,
+        PROGRAM_HASH,
+        genesis_output[0],
+        genesis_output[2] if genesis_block_number is None else genesis_block_number,
+        genesis_output[4],
     )
     return CoreDeployment(w3, core, registry, automine)
 

@@ -7,6 +7,7 @@ from web3.logs import DISCARD
 
 from infra.launch.anvil import Anvil
 from orchestrator.clients.settlement.ethereum import EthereumSettlementClient
+from orchestrator.clients.settlement.program_output import STARK_PRIME
 from orchestrator.clients.settlement.tx_manager import TxManagerConfig
 from orchestrator.core.madara.settlement import SettlementRejectedError
 from orchestrator.core.models.metadata import TxAttempt, TxAttemptStatus
@@ -129,4 +130,29 @@ async def test_contract_rejects_a_proof_that_does_not_open_the_blob(anvil: Anvil
     with pytest.raises(SettlementRejectedError, match="KZG_PROOF_REJECTED"):
         await manager.send(request)
     assert await chain.state_block_number() == PREVIOUS_BLOCK
+    await chain.close()
+
+
+async def test_first_settlement_from_nothing_settled(anvil: Anvil) -> None:
+    """The OS writes "no previous block" as the felt P - 1; the contract stores -1, read back as None."""
+    first_output = list(PROGRAM_OUTPUT)
+    first_output[2] = STARK_PRIME - 1
+    chain = await deploy_core(anvil.url, first_output, genesis_block_number=-1)
+    await chain.register_fact(first_output)
+    client = _client(anvil.url, chain.address)
+    assert await client.get_last_settled_block() is None
+    await client.update_state_with_blobs(first_output, [read_blob()])
+    assert await client.get_last_settled_block() == NEW_BLOCK
+    await client.close()
+    await chain.close()
+
+
+async def test_a_batch_that_does_not_continue_the_state_is_rejected(anvil: Anvil) -> None:
+    chain = await deploy_core(anvil.url, PROGRAM_OUTPUT, genesis_block_number=PREVIOUS_BLOCK - 5)
+    await chain.register_fact(PROGRAM_OUTPUT)
+    client = _client(anvil.url, chain.address)
+    with pytest.raises(SettlementRejectedError, match="INVALID_PREVIOUS_BLOCK_NUMBER"):
+        await client.update_state_with_blobs(PROGRAM_OUTPUT, [read_blob()])
+    assert await chain.state_block_number() == PREVIOUS_BLOCK - 5
+    await client.close()
     await chain.close()
