@@ -211,3 +211,14 @@ async def test_already_done_skips_sending(request_: BlobTxRequest) -> None:
 
     result = await _send(chain, request_, already_done=done)
     assert result.skipped and chain.broadcasts == []
+
+
+async def test_nothing_is_broadcast_when_the_attempt_cannot_be_persisted(request_: BlobTxRequest) -> None:
+    chain = FakeChain(_config())
+
+    async def broken_sink(attempts: list[TxAttempt]) -> None:
+        raise OSError("database unavailable")
+
+    with pytest.raises(OSError, match="database unavailable"):
+        await chain.send(request_, on_attempt=broken_sink)
+    assert chain.broadcasts == []
