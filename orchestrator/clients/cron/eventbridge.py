@@ -95,13 +95,19 @@ class EventBridgeCronClient:
     async def _ensure_rule(self, name: str, trigger: WorkerTrigger, expression: str) -> EnsureResult:
         events = await self._client()
         result: EnsureResult
-        if await self._describe(name) is None:
+        current = await self._describe(name)
+        if current is None:
             await events.put_rule(Name=name, ScheduleExpression=expression, State="ENABLED")
             result = "created"
         else:
+            if current.get("ScheduleExpression") != expression or current.get("State") != "ENABLED":
+                await events.put_rule(Name=name, ScheduleExpression=expression, State="ENABLED")
+                result = "updated"
+            else:
+                result = "present"
             targets = (await events.list_targets_by_rule(Rule=name)).get("Targets", [])
             if any(t.get("Id") == TARGET_ID and t.get("Arn") == self._queue_arn for t in targets):
-                return "present"
+                return result
             result = "updated"
         # The input is a JSON string literal; the trigger parser strips the quotes.
         await events.put_targets(
@@ -110,19 +116,30 @@ class EventBridgeCronClient:
         return result
 
     async def _ensure_schedule(self, name: str, trigger: WorkerTrigger, expression: str) -> EnsureResult:
-        if await self._describe(name) is not None:
-            return "present"
         scheduler = await self._client()
-        await scheduler.create_schedule(
-            Name=name,
-            GroupName=SCHEDULE_GROUP,
-            ScheduleExpression=expression,
-            ScheduleExpressionTimezone="UTC",
-            FlexibleTimeWindow={"Mode": "OFF"},
-            State="ENABLED",
-            Target={"Arn": self._queue_arn, "RoleArn": self._role_arn, "Input": trigger.value},
-        )
-        return "created"
+        target = {"Arn": self._queue_arn, "RoleArn": self._role_arn, "Input": trigger.value}
+        spec: dict[str, Any] = {
+            "Name": name,
+            "GroupName": SCHEDULE_GROUP,
+            "ScheduleExpression": expression,
+            "ScheduleExpressionTimezone": "UTC",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "State": "ENABLED",
+            "Target": target,
+        }
+        current = await self._describe(name)
+        if current is None:
+            await scheduler.create_schedule(**spec)
+            return "created"
+        current_target = current.get("Target", {})
+        if (
+            current.get("ScheduleExpression") == expression
+            and current.get("State") == "ENABLED"
+            and all(current_target.get(k) == v for k, v in target.items())
+        ):
+            return "present"
+        await scheduler.update_schedule(**spec)
+        return "updated"
 
     async def _describe(self, name: str) -> dict[str, Any] | None:
         client = await self._client()

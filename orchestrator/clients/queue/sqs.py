@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ NONEXISTENT_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", 
 INVALID_RECEIPT_CODES = frozenset({"ReceiptHandleIsInvalid", "InvalidParameterValue", "MessageNotInflight"})
 #: A trigger message is useless after a minute: the next tick brings another (as the reference).
 TRIGGER_RETENTION_SECONDS = 60
+#: How many recent deliveries a client remembers (to recognise a stale receipt).
+RECENT_DELIVERIES = 10_000
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,13 @@ class SqsQueueClient:
         self._stack: AsyncExitStack | None = None
         self._sqs: Any = None
         self._open_lock = asyncio.Lock()
+        # Per message id, the receipt of its latest delivery to this client: SQS may accept a
+        # delete with an older receipt (LocalStack always does), which would let a handler that
+        # finished after its visibility timeout delete a message another handler now owns.
+        self._latest: OrderedDict[str, str] = OrderedDict()
+        # Messages this client gave back with a delay: SQS counts them as in flight until they
+        # are visible again, the protocol counts them as waiting (queue, message id) -> visible at.
+        self._given_back: dict[tuple[QueueType, str], float] = {}
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def _client(self) -> Any:
@@ -236,6 +246,7 @@ class SqsQueueClient:
             await self._delete(queue, url, message["ReceiptHandle"])
             return None
         attributes = {name: str(value.get("StringValue", "")) for name, value in raw_attributes.items()}
+        self._remember(queue, message["MessageId"], message["ReceiptHandle"])
         return Delivery(
             queue=queue,
             body=message["Body"],
@@ -244,6 +255,26 @@ class SqsQueueClient:
             receive_count=int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
             attributes=attributes,
         )
+
+    def _remember(self, queue: QueueType, message_id: str, receipt: str) -> None:
+        self._latest[message_id] = receipt
+        self._latest.move_to_end(message_id)
+        while len(self._latest) > RECENT_DELIVERIES:
+            self._latest.popitem(last=False)
+        self._given_back.pop((queue, message_id), None)
+
+    def _is_stale(self, delivery: Delivery) -> bool:
+        latest = self._latest.get(delivery.message_id)
+        if latest is not None and latest != delivery.receipt:
+            log.warning("ignoring a stale %s receipt: the message was delivered again", delivery.queue.value)
+            return True
+        return False
+
+    def _pending_given_back(self, queue: QueueType) -> int:
+        now = time.monotonic()
+        for key in [k for k, at in self._given_back.items() if at <= now]:
+            del self._given_back[key]
+        return sum(1 for q, _ in self._given_back if q is queue)
 
     async def _delete(self, queue: QueueType, url: str, receipt: str) -> None:
         sqs = await self._client()
@@ -261,7 +292,10 @@ class SqsQueueClient:
                 await asyncio.sleep(0.5)  # one retry for a transient connection failure, as the reference
 
     async def ack(self, delivery: Delivery) -> None:
+        if self._is_stale(delivery):
+            return
         await self._delete(delivery.queue, await self.queue_url(delivery.queue), delivery.receipt)
+        self._latest.pop(delivery.message_id, None)
 
     async def _change_visibility(self, delivery: Delivery, seconds: int) -> None:
         url = await self.queue_url(delivery.queue)
@@ -277,20 +311,28 @@ class SqsQueueClient:
             raise translate(exc, self._connection, f"SQS ChangeMessageVisibility {delivery.queue.value}") from exc
 
     async def nack(self, delivery: Delivery, delay_seconds: int = 0) -> None:
-        await self._change_visibility(delivery, min(delay_seconds, 12 * 3600))
+        if self._is_stale(delivery):
+            return
+        delay = max(0, min(int(delay_seconds), 12 * 3600))  # SQS's longest visibility timeout
+        await self._change_visibility(delivery, delay)
+        if delay > 0:
+            self._given_back[(delivery.queue, delivery.message_id)] = time.monotonic() + delay
 
     async def extend(self, delivery: Delivery, visibility_timeout: int) -> None:
+        if self._is_stale(delivery):
+            return
         await self._change_visibility(delivery, visibility_timeout)
 
     async def approximate_count(self, queue: QueueType) -> int:
         attrs = await self.attributes(queue, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"])
-        return int(attrs.get("ApproximateNumberOfMessages", 0)) + int(
-            attrs.get("ApproximateNumberOfMessagesDelayed", 0)
-        )
+        visible = int(attrs.get("ApproximateNumberOfMessages", 0))
+        delayed = int(attrs.get("ApproximateNumberOfMessagesDelayed", 0))
+        return visible + delayed + self._pending_given_back(queue)
 
     async def in_flight_count(self, queue: QueueType) -> int:
         attrs = await self.attributes(queue, ["ApproximateNumberOfMessagesNotVisible"])
-        return int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
+        hidden = int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
+        return max(0, hidden - self._pending_given_back(queue))
 
     async def purge(self, queue: QueueType) -> None:
         """Drop every message (tests and operators; SQS allows one purge per minute per queue)."""
