@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from orchestrator.clients.alerts.sns import SnsAlertClient
 from orchestrator.clients.aws_connection import AwsConnection
 from orchestrator.clients.aws_names import AwsNames
-from orchestrator.clients.database.mongodb import MongoDatabaseClient
+from orchestrator.clients.database.mongodb import MongoDatabaseClient, redact_url
 from orchestrator.clients.lock.mongodb import MongoLockClient
 from orchestrator.clients.queue.sqs import SqsQueueClient
 from orchestrator.clients.storage.s3 import S3StorageClient
@@ -15,6 +15,7 @@ from orchestrator.config import Settings
 from orchestrator.core.clients.cron import CronClient
 from orchestrator.core.models.queue import LAYER_QUEUES, QueueType
 from orchestrator.core.version import ORCHESTRATOR_VERSION
+from orchestrator.resources.preflight import DEFAULT_TIMEOUT_SECONDS, aws_checks, run_preflight
 
 
 def aws_connection(settings: Settings) -> AwsConnection:
@@ -55,3 +56,26 @@ def build_aws_infrastructure(
         MongoLockClient(url, db_name),
         None,
     )
+
+
+async def aws_preflight(
+    settings: Settings,
+    database: MongoDatabaseClient,
+    storage: S3StorageClient,
+    queue: SqsQueueClient,
+    alerts: SnsAlertClient,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> list[str]:
+    """The reference's four preflight checks; one line per problem naming the resource and the fix."""
+    names = aws_names(settings)
+    checks = aws_checks(
+        database.health_check,
+        storage.health_check,
+        queue.health_check,
+        alerts.health_check,
+        database_url=redact_url(settings.database.mongodb_connection_url.get_secret_value()),
+        bucket=names.bucket,
+        trigger_queue_name=names.queue(QueueType.WORKER_TRIGGER),
+        topic_name=names.topic,
+    )
+    return await run_preflight(checks, timeout)
