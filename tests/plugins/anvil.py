@@ -11,13 +11,14 @@ import pytest
 
 from infra.launch.anvil import Anvil, anvil_binary, start_anvil
 from infra.launch.base import ServiceStartError
+from tests.services import service_unavailable
 
 
 def _require_anvil() -> None:
     try:
         anvil_binary()
     except ServiceStartError as exc:
-        pytest.skip(f"anvil is not installed ({exc})")
+        service_unavailable(f"anvil is not installed ({exc})")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ from orchestrator.clients.prover.sharp import SharpProverClient, sharp_ssl_conte
 from tests.doubles.atlantic import AtlanticDouble
 from tests.doubles.sharp import MtlsFiles, SharpDouble, make_mtls_files
 from tests.integration.prover.support import FAST_RETRY, FIXTURES, LENIENT_BREAKER, atlantic_options
-from tests.plugins.anvil import anvil  # the fact-registry tests' node, until tests/conftest.py loads the plugin
 
 
 @pytest.fixture(scope="session")
@@ -69,4 +68,3 @@ async def sharp(sharp_double: SharpDouble, mtls: MtlsFiles) -> AsyncIterator[Sha
         await client.close()
 
 
-__all__ = ["anvil"]

@@ -25,6 +25,7 @@ from orchestrator.core.madara.prover import (
 )
 from tests.doubles.sharp import MtlsFiles, SharpDouble
 from tests.integration.prover.support import FAST_RETRY
+from tests.services import service_unavailable
 
 pytestmark = pytest.mark.services
 
@@ -38,7 +39,7 @@ def registry_contract() -> tuple[list, str]:
     try:
         built = compile_project_contracts("MockFactRegistry.sol")["MockFactRegistry"]
     except SolcError as error:
-        pytest.skip(f"solc is not available ({error})")
+        service_unavailable(f"solc is not available ({error})")
     return built.abi, built.bytecode
 
 
