@@ -246,3 +246,63 @@ def build_prover(settings: Settings) -> Any:
         )
         return MockProverClient(registrar)
     return MockProverClient()
+
+
+def build_settlement(settings: Settings) -> Any:
+    from orchestrator.config import SettlementLayer
+    from orchestrator.core.errors import ConfigError
+
+    s = settings.settlement
+    if s.settlement_layer is SettlementLayer.ETHEREUM:
+        from orchestrator.clients.settlement.ethereum import EthereumSettlementClient
+        from orchestrator.clients.settlement.tx_manager import TxManagerConfig
+
+        if not (s.ethereum_settlement_rpc_url and s.ethereum_private_key and s.l1_core_contract_address):
+            raise ConfigError(
+                "Ethereum settlement needs MADARA_ORCHESTRATOR_ETHEREUM_SETTLEMENT_RPC_URL, "
+                "_ETHEREUM_PRIVATE_KEY and _L1_CORE_CONTRACT_ADDRESS"
+            )
+        return EthereumSettlementClient(
+            rpc_url=s.ethereum_settlement_rpc_url.get_secret_value(),
+            private_key=s.ethereum_private_key.get_secret_value(),
+            core_contract_address=s.l1_core_contract_address,
+            tx_config=TxManagerConfig(
+                max_fee_bumps=s.ethereum_max_fee_bumps,
+                max_total_fee_wei=s.ethereum_l2_state_update_max_fee_wei,
+                confirmations=s.ethereum_confirmations,
+                confirmation_timeout=s.ethereum_tx_confirmation_timeout_secs,
+                poll_interval=s.ethereum_finality_retry_wait_in_secs,
+            ),
+            disable_peerdas=s.ethereum_disable_peerdas,
+        )
+    from orchestrator.clients.settlement.starknet import StarknetSettlementClient
+
+    if not (
+        s.starknet_settlement_rpc_url
+        and s.starknet_private_key
+        and s.starknet_account_address
+        and s.starknet_cairo_core_contract_address
+    ):
+        raise ConfigError(
+            "Starknet settlement needs MADARA_ORCHESTRATOR_STARKNET_SETTLEMENT_RPC_URL, _STARKNET_PRIVATE_KEY, "
+            "_STARKNET_ACCOUNT_ADDRESS and _STARKNET_CAIRO_CORE_CONTRACT_ADDRESS"
+        )
+    return StarknetSettlementClient(
+        rpc_url=s.starknet_settlement_rpc_url.get_secret_value(),
+        account_address=s.starknet_account_address,
+        private_key=s.starknet_private_key.get_secret_value(),
+        core_contract_address=s.starknet_cairo_core_contract_address,
+        finality_retry_wait=s.starknet_finality_retry_wait_in_secs,
+    )
+
+
+def build_da(settings: Settings) -> Any:
+    from orchestrator.config import SettlementLayer
+
+    if settings.da.da_layer is SettlementLayer.ETHEREUM:
+        from orchestrator.clients.da.ethereum import EthereumDaClient
+
+        return EthereumDaClient()
+    from orchestrator.clients.da.starknet import StarknetDaClient
+
+    return StarknetDaClient()

@@ -78,3 +78,34 @@ def test_prover_kinds(tmp_path: Path) -> None:
         )
     )
     assert isinstance(sharp, SharpProverClient)
+
+
+def test_settlement_and_da_kinds() -> None:
+    from orchestrator.bootstrap import build_da, build_settlement
+    from orchestrator.clients.da.ethereum import EthereumDaClient
+    from orchestrator.clients.da.starknet import StarknetDaClient
+    from orchestrator.clients.settlement.ethereum import EthereumSettlementClient
+    from orchestrator.clients.settlement.starknet import StarknetSettlementClient
+
+    with pytest.raises(ConfigError, match="ETHEREUM_SETTLEMENT_RPC_URL"):
+        build_settlement(settings())
+    eth = build_settlement(
+        settings(
+            ETHEREUM_SETTLEMENT_RPC_URL="http://127.0.0.1:8545",
+            ETHEREUM_PRIVATE_KEY="0x" + "11" * 32,
+            L1_CORE_CONTRACT_ADDRESS="0x" + "22" * 20,
+        )
+    )
+    assert isinstance(eth, EthereumSettlementClient)
+    stark = build_settlement(
+        settings(
+            SETTLEMENT_LAYER="starknet",
+            STARKNET_SETTLEMENT_RPC_URL="http://127.0.0.1:9545",
+            STARKNET_PRIVATE_KEY="0x1234",
+            STARKNET_ACCOUNT_ADDRESS="0x55",
+            STARKNET_CAIRO_CORE_CONTRACT_ADDRESS="0x66",
+        )
+    )
+    assert isinstance(stark, StarknetSettlementClient)
+    assert isinstance(build_da(settings()), EthereumDaClient)
+    assert isinstance(build_da(settings(DA_LAYER="starknet")), StarknetDaClient)
