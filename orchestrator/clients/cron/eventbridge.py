@@ -30,6 +30,22 @@ _NOT_FOUND = frozenset({"ResourceNotFoundException"})
 EnsureResult = Literal["created", "present", "updated"]
 
 
+def _rule_target(queue_arn: str, trigger: WorkerTrigger) -> dict[str, Any]:
+    # An input transformer, as the reference, whose template is the trigger name as a JSON string
+    # literal (the trigger parser strips the quotes). A plain `Input` string is not delivered by
+    # LocalStack, and a bare (unquoted) template is mangled by it.
+    return {
+        "Id": TARGET_ID,
+        "Arn": queue_arn,
+        "InputTransformer": {"InputPathsMap": {}, "InputTemplate": json.dumps(trigger.value)},
+    }
+
+
+def _is_our_target(target: dict[str, Any], queue_arn: str, trigger: WorkerTrigger) -> bool:
+    template = target.get("InputTransformer", {}).get("InputTemplate")
+    return target.get("Id") == TARGET_ID and target.get("Arn") == queue_arn and template == json.dumps(trigger.value)
+
+
 class EventBridgeCronClient:
     def __init__(
         self,
@@ -106,13 +122,10 @@ class EventBridgeCronClient:
             else:
                 result = "present"
             targets = (await events.list_targets_by_rule(Rule=name)).get("Targets", [])
-            if any(t.get("Id") == TARGET_ID and t.get("Arn") == self._queue_arn for t in targets):
+            if any(_is_our_target(t, self._queue_arn, trigger) for t in targets):
                 return result
             result = "updated"
-        # The input is a JSON string literal; the trigger parser strips the quotes.
-        await events.put_targets(
-            Rule=name, Targets=[{"Id": TARGET_ID, "Arn": self._queue_arn, "Input": json.dumps(trigger.value)}]
-        )
+        await events.put_targets(Rule=name, Targets=[_rule_target(self._queue_arn, trigger)])
         return result
 
     async def _ensure_schedule(self, name: str, trigger: WorkerTrigger, expression: str) -> EnsureResult:
