@@ -33,6 +33,7 @@ from orchestrator.core.models.queue import LAYER_QUEUES, LAYER_TRIGGERS, Layer, 
 
 State = Literal["created", "already present", "updated"]
 Report = Callable[[str, str, str], None]
+_ENSURE_STATES: dict[str, State] = {"created": "created", "present": "already present", "updated": "updated"}
 
 
 class ProvisioningError(OrchestratorError):
@@ -404,7 +405,7 @@ class AwsProvisioner:
         try:
             for trigger in LAYER_TRIGGERS[self.options.layer]:
                 outcome = await cron.ensure_schedule(trigger, self.options.interval_seconds)
-                state: State = {"created": "created", "present": "already present", "updated": "updated"}[outcome]
+                state = _ENSURE_STATES[outcome]
                 name = self.names.trigger_rule(trigger)
 
                 async def exists(t: Any = trigger) -> bool:

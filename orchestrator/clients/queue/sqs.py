@@ -229,8 +229,12 @@ class SqsQueueClient:
                 delivery = await self._accept(queue, url, messages[0])
                 if delivery is not None:
                     return delivery
-            if time.monotonic() >= deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 return None
+            if remaining < 1:
+                # Below SQS's one-second long-poll granularity: short polls, spaced out.
+                await asyncio.sleep(min(remaining, 0.1))
 
     async def _accept(self, queue: QueueType, url: str, message: dict[str, Any]) -> Delivery | None:
         raw_attributes: dict[str, dict[str, Any]] = message.get("MessageAttributes") or {}
