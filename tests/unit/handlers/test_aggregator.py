@@ -52,7 +52,7 @@ def make(
 ) -> tuple[AggregatorHandler, FakeProver, FakeStorage, BatchDatabase]:
     prover, storage, db = FakeProver(task_id="bucket-2"), FakeStorage(), BatchDatabase()
     db.add_aggregator_batch(2, 10, 19).status = AggregatorBatchStatus.CLOSED
-    return AggregatorHandler(prover, storage, db, flavour=flavour), prover, storage, db
+    return AggregatorHandler(prover, storage, db, flavour=flavour), prover, storage, db  # type: ignore[arg-type]
 
 
 def test_limits_are_the_reference_table() -> None:

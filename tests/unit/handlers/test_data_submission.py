@@ -34,7 +34,7 @@ def make(max_blobs: int = 6) -> tuple[DataSubmissionHandler, FakeNode, FakeDa, F
     node = FakeNode(updates={BLOCK: load("state_update")}, nonces=parse_nonces(load("nonces")))
     da, storage = FakeDa(max_blobs=max_blobs), FakeStorage()
     # Block 631861 is a pre-0.13.3 block: its posted blob uses the old DA word layout.
-    return DataSubmissionHandler(node, da, storage, starknet_version="0.13.2"), node, da, storage
+    return DataSubmissionHandler(node, da, storage, starknet_version="0.13.2"), node, da, storage  # type: ignore[arg-type]
 
 
 def test_limits_are_the_reference_table() -> None:

@@ -46,7 +46,7 @@ def make(
 ) -> tuple[ProofCreationHandler, FakeProver, FakeStorage, BatchDatabase]:
     prover, storage, db = FakeProver(task_id="query-9"), FakeStorage(), BatchDatabase()
     storage.objects["4/cairo_pie.zip"] = PIE
-    return ProofCreationHandler(prover, storage, db, flavour=flavour), prover, storage, db
+    return ProofCreationHandler(prover, storage, db, flavour=flavour), prover, storage, db  # type: ignore[arg-type]
 
 
 async def add_snos_job(db: BatchDatabase, index: int = 4, fact: str | None = "0xfact") -> None:
@@ -56,7 +56,7 @@ async def add_snos_job(db: BatchDatabase, index: int = 4, fact: str | None = "0x
 
 def test_limits_are_the_reference_table() -> None:
     creation, *_ = make()
-    registration = ProofRegistrationHandler(FakeProver(), FakeStorage())
+    registration = ProofRegistrationHandler(FakeProver(), FakeStorage())  # type: ignore[arg-type]
     assert (creation.max_process_attempts, creation.max_verification_attempts) == (1, 900)
     assert creation.verification_polling_delay_seconds == 30
     assert (registration.max_process_attempts, registration.max_verification_attempts) == (2, 300)
@@ -194,7 +194,7 @@ async def test_registration_submits_the_wrapped_proof_as_an_l2_query() -> None:
     prover, storage = FakeProver(task_id="l2-query"), FakeStorage()
     proof = stone_proof([5, 6])
     storage.objects["8/proof.json"] = proof
-    handler = ProofRegistrationHandler(prover, storage)
+    handler = ProofRegistrationHandler(prover, storage)  # type: ignore[arg-type]
     assert await handler.process_job(registration_job()) == "l2-query"
     task_id, sent, n_steps = prover.l2_queries[0]
     assert (task_id, n_steps) == ("8", 77)
@@ -203,7 +203,7 @@ async def test_registration_submits_the_wrapped_proof_as_an_l2_query() -> None:
 
 async def test_registration_rejects_bad_inputs_fatally() -> None:
     prover, storage = FakeProver(), FakeStorage()
-    handler = ProofRegistrationHandler(prover, storage)
+    handler = ProofRegistrationHandler(prover, storage)  # type: ignore[arg-type]
     pie_input = registration_job()
     assert isinstance(pie_input.metadata.specific, ProvingMetadata)
     pie_input.metadata.specific.input_path = ProvingInputType.cairo_pie("8/cairo_pie.zip")
@@ -221,7 +221,7 @@ async def test_registration_rejects_bad_inputs_fatally() -> None:
 
 async def test_registration_verify_stores_the_bridge_proof() -> None:
     prover, storage = FakeProver(proof=b"bridge"), FakeStorage()
-    handler = ProofRegistrationHandler(prover, storage)
+    handler = ProofRegistrationHandler(prover, storage)  # type: ignore[arg-type]
     job = registration_job()
     job.external_id = "l2-query"
     assert await handler.verify_job(job) == Verification.verified()

@@ -53,7 +53,7 @@ def make(
     main, spare = FakeProbe(), FakeProbe()
     handler = SnosRunHandler(
         runner,
-        storage,
+        storage,  # type: ignore[arg-type]
         layer=layer,
         rpc=SnosRpc("http://snos:9545/", main),
         backup_rpc=SnosRpc("http://backup:9545", spare) if backup else None,
