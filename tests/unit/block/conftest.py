@@ -38,7 +38,8 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     await lock.connect()
     await storage.setup()
     queue = FakeQueue(clock)
-    engine = JobEngine(db, queue, FakeAlerts(), {}, EngineParams(ORCHESTRATOR_VERSION), clock=clock)
+    # FakeQueue has the sends create_job makes; it omits the consumer-side members of QueueClient.
+    engine = JobEngine(db, queue, FakeAlerts(), {}, EngineParams(ORCHESTRATOR_VERSION), clock=clock)  # type: ignore[arg-type]
     try:
         yield Env(db, lock, storage, queue, engine, FakeChain(), clock)
     finally:

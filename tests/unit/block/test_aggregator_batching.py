@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.core.clients.database import AggregatorBatchQuery
 from orchestrator.core.models.batch import AggregatorBatchStatus, BouncerWeights
-from orchestrator.services.block.aggregator_batching import LOCK_KEY, AggregatorBatching
+from orchestrator.services.block.aggregator_batching import LOCK_KEY, AggregatorBatching, CreateBucket
 from orchestrator.services.block.aggregator_input import added_block_bound, single_block_bound
 from orchestrator.services.block.blocks import ReplayBoundsError
 from orchestrator.services.block.params import BatchingParams
@@ -23,10 +23,23 @@ from tests.unit.block.conftest import Env
 PARAMS = BatchingParams(max_batch_processing_size=100)
 
 
-def batching(env: Env, params: BatchingParams = PARAMS, **kwargs: object) -> AggregatorBatching:
+def batching(
+    env: Env,
+    params: BatchingParams = PARAMS,
+    create_bucket: CreateBucket | None = None,
+    replay_reference: ReferenceHeaders | None = None,
+) -> AggregatorBatching:
     return AggregatorBatching(
-        env.db, env.storage, env.lock, env.chain, params, clock=env.clock, lock_owner="test", **kwargs
-    )  # type: ignore[arg-type]
+        env.db,
+        env.storage,
+        env.lock,
+        env.chain,
+        params,
+        create_bucket=create_bucket,
+        replay_reference=replay_reference,
+        clock=env.clock,
+        lock_owner="test",
+    )
 
 
 async def ranges(env: Env) -> list[tuple[int, int, int, AggregatorBatchStatus]]:
