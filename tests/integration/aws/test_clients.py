@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.clients.alerts.sns import SnsAlertClient
 from orchestrator.clients.aws_names import EXPIRY_TAG_KEY, AwsNames
-from orchestrator.clients.queue.sqs import SqsQueueClient, queue_controls
+from orchestrator.clients.queue.sqs import QueueControl, SqsQueueClient, queue_controls
 from orchestrator.clients.storage.s3 import S3StorageClient
 from orchestrator.core.clients.queue import VERSION_ATTRIBUTE
 from orchestrator.core.errors import NotFoundError, ObjectNotFoundError
@@ -19,10 +19,11 @@ from orchestrator.resources.aws_setup import SetupOptions, provision_aws
 from tests.plugins.aws import AwsEndpoint
 
 
-async def _provision(endpoint: AwsEndpoint, names: AwsNames, **options: object) -> None:
-    await provision_aws(
-        endpoint.connection(), names, SetupOptions(poll_interval_seconds=0.2, **options), lambda *_: None
-    )
+async def _provision(
+    endpoint: AwsEndpoint, names: AwsNames, controls: dict[QueueType, QueueControl] | None = None
+) -> None:
+    options = SetupOptions(poll_interval_seconds=0.2, controls=controls or queue_controls())
+    await provision_aws(endpoint.connection(), names, options, lambda *_: None)
 
 
 async def test_queue_names_follow_the_template_and_prefix() -> None:
