@@ -19,9 +19,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from orchestrator.core.clients.database import DatabaseClient
+from orchestrator.core.clients.database import AggregatorBatchQuery, DatabaseClient
 from orchestrator.core.clients.lock import LockClient
-from orchestrator.core.models.batch import BouncerWeights, SnosBatch, SnosBatchStatus
+from orchestrator.core.models.batch import AggregatorBatchStatus, BouncerWeights, SnosBatch, SnosBatchStatus
 from orchestrator.core.models.queue import Layer
 from orchestrator.services.block.batch_state import (
     DEFAULT_CLOCK,
@@ -113,6 +113,7 @@ class SnosBatching:
         first, last = await self.block_range()
         if first > last:
             log.debug("no blocks to batch (%d > %d)", first, last)
+            await self.close_with_finished_parent()
             return
         log.info("SNOS batching blocks %d..%d", first, last)
         state = await self.load_state()
@@ -139,9 +140,35 @@ class SnosBatching:
             if step.outcome is Outcome.NOT_BATCHED:
                 break
         if isinstance(state, OpenSnosBatch):
+            await self._close_if_parent_finished(state)
             await self.save(state)
         if replay_error is not None:
             raise replay_error
+
+    async def close_with_finished_parent(self) -> None:
+        """Close the open SNOS batch when it already reaches the end of its closed aggregator batch."""
+        state = await self.load_state()
+        if isinstance(state, OpenSnosBatch) and await self._close_if_parent_finished(state):
+            await self.save(state)
+
+    async def _close_if_parent_finished(self, state: OpenSnosBatch) -> bool:
+        # Beyond the reference, which closes the last SNOS batch of an aggregator batch only when a
+        # block of the next aggregator batch arrives: when aggregator batching stopped (unsupported
+        # version, oversized block), that block never comes and the closed batch could not be aggregated.
+        batch = state.batch
+        if (
+            self.layer is not Layer.L2
+            or batch.aggregator_batch_index is None
+            or batch.status is not SnosBatchStatus.OPEN
+        ):
+            return False
+        found = await self.db.get_aggregator_batches(AggregatorBatchQuery(indexes=[batch.aggregator_batch_index]))
+        parent = found[0] if found else None
+        if parent is None or parent.status is AggregatorBatchStatus.OPEN or parent.end_block != batch.end_block:
+            return False
+        log.info("closing SNOS batch %d: its aggregator batch %d is closed", batch.index, parent.index)
+        state.close()
+        return True
 
     async def load_state(self) -> SnosState:
         latest = await self.db.get_latest_snos_batch()

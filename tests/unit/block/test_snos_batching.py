@@ -190,7 +190,7 @@ async def test_l2_batches_only_aggregated_blocks_and_never_across_aggregator_bat
 async def test_l2_starts_at_the_oldest_aggregator_batch_of_this_version(env: Env) -> None:
     env.chain.extend(10)
     await add_aggregator_batch(env, 1, 0, 3, version="0.0.9")
-    await add_aggregator_batch(env, 2, 4, 6)
+    await add_aggregator_batch(env, 2, 4, 6, status=AggregatorBatchStatus.OPEN)
     snos = batching(env, Layer.L2)
     assert await snos.block_range() == (4, 6)
     await snos.run()
@@ -202,7 +202,20 @@ async def test_l2_stops_at_a_block_without_aggregator_batch(env: Env) -> None:
     await add_aggregator_batch(env, 1, 0, 1)
     await add_aggregator_batch(env, 2, 5, 6)  # blocks 2..4 are in no batch
     await batching(env, Layer.L2).run()
-    assert await ranges(env) == [(1, 0, 1, 1, OPEN)]
+    assert await ranges(env) == [(1, 0, 1, 1, CLOSED)]  # nothing for blocks 5..6
+
+
+async def test_l2_closes_the_last_snos_batch_once_its_aggregator_batch_is_closed(env: Env) -> None:
+    env.chain.extend(10)
+    await add_aggregator_batch(env, 1, 0, 4, status=AggregatorBatchStatus.OPEN)
+    await batching(env, Layer.L2).run()
+    assert await ranges(env) == [(1, 0, 2, 1, CLOSED), (2, 3, 4, 1, OPEN)]
+    await batching(env, Layer.L2).run()  # the aggregator batch is still open: so is its last SNOS batch
+    assert await ranges(env) == [(1, 0, 2, 1, CLOSED), (2, 3, 4, 1, OPEN)]
+    # aggregator batching closed the batch and stopped (say, at an unsupported version): no next block comes
+    await env.db.update_aggregator_batch_status_by_index(1, AggregatorBatchStatus.CLOSED)
+    await batching(env, Layer.L2).run()
+    assert await ranges(env) == [(1, 0, 2, 1, CLOSED), (2, 3, 4, 1, CLOSED)]
 
 
 async def test_replay_bounds_mismatch_fails_after_saving(env: Env) -> None:
