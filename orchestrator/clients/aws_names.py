@@ -17,6 +17,9 @@ EXPIRY_TAG_VALUE = "true"
 LIFECYCLE_RULE_ID = "expire-settled-artifacts"
 
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_RULE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,25 @@ class AwsNames:
     @property
     def trigger_policy(self) -> str:
         return self._with("mo-wt-policy", "-")
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first resource name AWS would reject (before anything is made)."""
+        if not _BUCKET_NAME.match(self.bucket):
+            raise ConfigError(
+                f"invalid S3 bucket name {self.bucket!r}: 3-63 lowercase letters, digits, '.' or '-'"
+                " (check MADARA_ORCHESTRATOR_AWS_PREFIX and MADARA_ORCHESTRATOR_AWS_S3_BUCKET_IDENTIFIER)"
+            )
+        for queue in QueueType:
+            name = self.queue(queue)
+            if not _QUEUE_NAME.match(name):
+                raise ConfigError(f"invalid SQS queue name {name!r}: 1-80 letters, digits, '-' or '_'")
+        _ = self.topic
+        for trigger in WorkerTrigger:
+            name = self.trigger_rule(trigger)
+            if not _RULE_NAME.match(name):
+                raise ConfigError(f"invalid EventBridge rule name {name!r}: 1-64 letters, digits, '.', '-' or '_'")
+        if len(self.trigger_role) > 64:
+            raise ConfigError(f"IAM role name {self.trigger_role!r} is longer than 64 characters")
 
 
 def rate_expression(interval_seconds: int) -> str:

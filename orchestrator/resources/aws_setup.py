@@ -25,6 +25,7 @@ from orchestrator.clients.aws_names import (
     Arn,
     AwsNames,
     is_arn,
+    rate_expression,
 )
 from orchestrator.clients.cron.eventbridge import EventBridgeCronClient, EventBridgeMode
 from orchestrator.clients.queue.sqs import NONEXISTENT_QUEUE_CODES, QueueControl, queue_controls
@@ -166,6 +167,9 @@ class AwsProvisioner:
 
     # --- entry point ----------------------------------------------------------------------------
     async def run(self) -> SetupResult:
+        # Bad names or intervals are input errors: report them before anything is created.
+        self.names.validate()
+        rate_expression(self.options.interval_seconds)
         account = await self.identity()
         async with (
             self.connection.client("s3", s3={"addressing_style": "path"}) as s3,

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from bson import Int64
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -136,7 +137,7 @@ def _utc(value: Any) -> datetime:
 def job_to_doc(job: JobItem) -> Doc:
     return {
         "id": str(job.id),
-        "internal_id": job.internal_id,
+        "internal_id": Int64(job.internal_id),  # Int64 as the reference, whatever the magnitude
         "job_type": job.job_type.value,
         "status": job.status.value,
         "external_id": job.external_id,

@@ -131,3 +131,11 @@ def test_bad_input_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     result = _run_setup({"MADARA_ORCHESTRATOR_AWS_SQS_QUEUE_IDENTIFIER": "no_placeholder"}, tmp_path)
     assert result.returncode == 2 and "must contain {}" in result.stderr
+
+
+def test_invalid_names_and_intervals_exit_2_before_creating_anything(tmp_path: Path) -> None:
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
+    result = _run_setup({**env, "MADARA_ORCHESTRATOR_AWS_PREFIX": "Upper_Case"}, tmp_path)
+    assert result.returncode == 2 and "invalid S3 bucket name" in result.stderr, result.stderr
+    result = _run_setup({**env, "MADARA_ORCHESTRATOR_EVENT_BRIDGE_INTERVAL_SECONDS": "90"}, tmp_path)
+    assert result.returncode == 2 and "multiple of 60" in result.stderr, result.stderr
