@@ -10,9 +10,10 @@ exceed `max_aggregator_input_size`, or the compressed squashed diff would not fi
 `max_num_blobs*4096 - blob_size_buffer` felts.
 
 A batch's squashed state update lives at `state_update/batch/{i}.json` (read back when the run starts
-with an open batch) and its blobs at `blob/batch/{i}/{j}.txt` (j from 1). The batch record is written
-with `update_or_create_aggregator_batch`, which keeps the block lookups in sync. A pre-confirmed block,
-an unsupported Starknet version or a block too large for any batch stops the run.
+with an open batch, and rebuilt from the node if it does not end at the batch's end block) and its
+blobs at `blob/batch/{i}/{j}.txt` (j from 1). The batch record is written with
+`update_or_create_aggregator_batch`, which keeps the block lookups in sync. A pre-confirmed block, an
+unsupported Starknet version or a block too large for any batch stops the run.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from orchestrator.core.clients.database import DatabaseClient
 from orchestrator.core.clients.lock import LockClient
 from orchestrator.core.clients.storage import StorageClient
+from orchestrator.core.errors import ObjectNotFoundError
 from orchestrator.core.models.batch import AggregatorBatch, AggregatorBatchStatus, BouncerWeights
 from orchestrator.services.block.aggregator_input import added_block_bound, single_block_bound
 from orchestrator.services.block.batch_state import (
@@ -154,8 +156,31 @@ class AggregatorBatching:
             return EmptyState(1)
         if latest.status is not AggregatorBatchStatus.OPEN:
             return EmptyState(latest.index + 1)
-        raw = await self.storage.get(latest.squashed_state_updates_path)
-        return OpenAggregatorBatch(latest, StateUpdate.from_json(json.loads(raw)))
+        squashed = await self._stored_squash(latest)
+        if squashed is None:
+            log.warning("the stored state update of batch %d is missing or stale; rebuilding it", latest.index)
+            squashed = await self.rebuild_squash(latest)
+        return OpenAggregatorBatch(latest, squashed)
+
+    async def _stored_squash(self, batch: AggregatorBatch) -> StateUpdate | None:
+        """The stored squashed update, if it ends at the batch's end block.
+
+        The record and the file are written one after the other; a crash in between leaves one of
+        them a block range behind. The squash carries the block hash of its last block, which tells.
+        """
+        try:
+            squashed = StateUpdate.from_json(json.loads(await self.storage.get(batch.squashed_state_updates_path)))
+        except ObjectNotFoundError:
+            return None
+        header = await self.node.get_block_with_tx_hashes(batch.end_block)
+        end_hash = header.get("block_hash")
+        if end_hash is None or squashed.block_hash != int(end_hash, 16):
+            return None
+        return squashed
+
+    async def rebuild_squash(self, batch: AggregatorBatch) -> StateUpdate:
+        updates = [await self.node.get_state_update(n) for n in range(batch.start_block, batch.end_block + 1)]
+        return await squash(updates, batch.start_block - 1 if batch.start_block > 0 else None, self.node)
 
     async def save(self, state: OpenAggregatorBatch) -> None:
         """Record, squashed update, blobs. The compression runs first: it reads the node, the likeliest

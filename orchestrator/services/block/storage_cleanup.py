@@ -31,7 +31,6 @@ from orchestrator.services.block.storage_layout import (
     SNOS_OUTPUT_FILE,
     batch_artifact_file,
     batch_blob_dir,
-    batch_blob_file,
     batch_state_update_file,
     snos_file,
 )
@@ -42,8 +41,6 @@ log = logging.getLogger("orchestrator.block.storage_cleanup")
 LOCK_KEY = "StorageCleanupWorker"
 LOCK_SECONDS = 300
 MAX_JOBS_PER_RUN = 200
-#: Blob keys tagged even when listing finds none (the reference's fixed 0..=6 range).
-KNOWN_BLOB_INDEXES = range(0, 7)
 
 
 class StorageCleanup:
@@ -92,8 +89,7 @@ class StorageCleanup:
             batch_artifact_file(number, name)
             for name in (CAIRO_PIE_FILE, DA_SEGMENT_FILE, PROGRAM_OUTPUT_FILE, SNOS_OUTPUT_FILE, PROOF_FILE)
         }
-        keys.update(batch_blob_file(number, i) for i in KNOWN_BLOB_INDEXES)
-        # Listing also finds blobs beyond the fixed range (max_num_blobs may exceed 6).
+        # Listed rather than guessed (the reference tags the fixed names 0..6.txt): max_num_blobs may exceed 6.
         keys.update(await self.storage.list(batch_blob_dir(number) + "/"))
         if self.layer is Layer.L2 and metadata.context.type == "Batch":
             for child in await self.db.get_snos_batches_by_aggregator_index(number):

@@ -106,6 +106,38 @@ async def test_an_open_batch_grows_from_its_stored_state_in_later_runs(env: Env)
     assert keys == {0x10 + n for n in range(5)}
 
 
+async def test_a_missing_squashed_update_is_rebuilt_from_the_node(env: Env) -> None:
+    env.chain.extend(3)
+    await batching(env).run()
+    await env.storage.delete("state_update/batch/1.json")
+    env.chain.extend(2)
+    await batching(env).run()
+    assert await ranges(env) == [(1, 0, 4, OPEN)]
+    updates = [env.chain.blocks[n].update for n in range(5)]
+    stored = StateUpdate.from_json(json.loads(await env.storage.get("state_update/batch/1.json")))
+    assert stored == await squash(updates, None, env.chain)
+
+
+async def test_a_squashed_update_behind_the_batch_record_is_rebuilt(env: Env) -> None:
+    # a crash after the record was written but before the file: the file still ends at block 1
+    env.chain.extend(2)
+    await batching(env).run()
+    behind = await env.storage.get("state_update/batch/1.json")
+    env.chain.extend(1)
+    await batching(env).run()
+    await env.storage.put("state_update/batch/1.json", behind)
+    env.chain.extend(1)
+    await batching(env).run()
+    keys = {
+        e.key
+        for d in StateUpdate.from_json(
+            json.loads(await env.storage.get("state_update/batch/1.json"))
+        ).state_diff.storage_diffs
+        for e in d.storage_entries
+    }
+    assert keys == {0x10, 0x11, 0x12, 0x13}  # block 2's write was not lost
+
+
 async def test_block_range_honours_min_max_and_processing_size(env: Env) -> None:
     env.chain.extend(30)
     params = replace(PARAMS, min_block_to_process=3, max_block_to_process=20, max_batch_processing_size=5)
