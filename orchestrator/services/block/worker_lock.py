@@ -26,9 +26,12 @@ async def run_locked(
 ) -> bool:
     """False (and nothing run) when another owner holds the lock.
 
-    The lock is released after the work, also when it fails; a failed release is raised only when
-    the work succeeded, so that the work's own error is never hidden.
+    Each run holds the lock as `owner` plus a run id: re-acquiring one's own lock renews it, so two
+    overlapping runs in one process must not share an owner name. The lock is released after the work,
+    also when it fails; a failed release is raised only when the work succeeded, so that the work's own
+    error is never hidden.
     """
+    owner = f"{owner}/{uuid.uuid4().hex[:8]}"
     if not await lock.acquire(key, owner, ttl_seconds, LOCK_VALUE):
         log.info("%s is held by %s; skipping this run", key, await lock.holder(key))
         return False

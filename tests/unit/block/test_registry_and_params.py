@@ -15,6 +15,7 @@ from orchestrator.services.block.params import (
     bouncer_weights_limit_from_json,
 )
 from orchestrator.services.block.registry import TriggerDependencies, build_triggers
+from orchestrator.services.block.worker_lock import run_locked
 from orchestrator.services.job.triggers import TriggerDispatcher
 from tests.unit.block.chain import ReferenceHeaders
 from tests.unit.block.conftest import Env
@@ -82,3 +83,19 @@ async def test_replay_bounds_fail_closed(env: Env) -> None:
         await check_replay_bounds(env.chain, ReferenceHeaders(env.chain), 2)
     with pytest.raises(ReplayBoundsError, match="failed to fetch block #5"):
         await check_replay_bounds(env.chain, ReferenceHeaders(env.chain), 5)
+
+
+async def test_overlapping_runs_in_one_process_exclude_each_other(env: Env) -> None:
+    ran: list[str] = []
+
+    async def inner() -> None:
+        ran.append("inner")
+
+    async def outer() -> None:
+        ran.append("outer")
+        # the same trigger instance dispatched again while the first run is still going
+        assert not await run_locked(env.lock, "Key", "same-owner", 60, inner)
+
+    assert await run_locked(env.lock, "Key", "same-owner", 60, outer)
+    assert ran == ["outer"]
+    assert await env.lock.holder("Key") is None
