@@ -60,6 +60,13 @@ class Container:
         await self.infra.storage.setup()
 
     async def close(self) -> None:
+        for client in self.extras.get("closers", []):
+            close = getattr(client, "close", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:
+                    log.exception("closing %s failed", type(client).__name__)
         infra = self.infra
         for closer in (infra.queue.close, infra.storage.close, infra.lock.close, infra.database.close):
             try:
@@ -133,19 +140,150 @@ def build(
     triggers: Mapping[WorkerTrigger, TriggerFn] | None = None,
     infra: Infrastructure | None = None,
 ) -> Container:
-    """Wire everything. `handlers` and `triggers` replace the pipeline's own (tests, custom deployments)."""
+    """Wire everything.
+
+    `handlers` and `triggers` replace the pipeline's own (tests, custom deployments). Without them the
+    pipeline is built when an L2 node is configured (MADARA_ORCHESTRATOR_MADARA_RPC_URL); with no node,
+    the engine runs the jobs it is given but creates none.
+    """
     infra = infra or build_infrastructure(settings)
     layer = settings.general.layer
+    handler_map: dict[JobType, JobHandler] = dict(handlers or {})
     engine = JobEngine(
         infra.database,
         infra.queue,
         infra.alerts,
-        dict(handlers or {}),
+        handler_map,
         engine_params(settings),
         on_completed=completion_notifier(infra.queue, layer),
     )
-    dispatcher = TriggerDispatcher(engine, dict(triggers or {}))
-    return Container(settings=settings, infra=infra, engine=engine, dispatcher=dispatcher)
+    trigger_map: dict[WorkerTrigger, TriggerFn] = dict(triggers or {})
+    closers: list[Any] = []
+    if handlers is None and triggers is None and settings.madara.madara_rpc_url:
+        pipeline_handlers, pipeline_triggers, closers = build_pipeline(settings, infra, engine)
+        handler_map.update(pipeline_handlers)
+        trigger_map.update(pipeline_triggers)
+    elif handlers is None and triggers is None:
+        log.warning("no L2 node configured (MADARA_ORCHESTRATOR_MADARA_RPC_URL): the pipeline is off")
+    dispatcher = TriggerDispatcher(engine, trigger_map)
+    return Container(settings=settings, infra=infra, engine=engine, dispatcher=dispatcher, extras={"closers": closers})
+
+
+def build_pipeline(
+    settings: Settings, infra: Infrastructure, engine: JobEngine
+) -> tuple[dict[JobType, JobHandler], dict[WorkerTrigger, TriggerFn], list[Any]]:
+    """The layer's job handlers and triggers over the configured node, prover, SNOS runner and settlement."""
+    import json
+    from functools import partial
+
+    from orchestrator.config import ProverKind
+    from orchestrator.core.madara.prover import CreateBucketTask
+    from orchestrator.core.models.queue import Layer
+    from orchestrator.services.block.params import (
+        DEFAULT_BOUNCER_WEIGHTS_LIMIT,
+        BatchingParams,
+        JobTriggerParams,
+        bouncer_weights_limit_from_json,
+    )
+    from orchestrator.services.block.registry import TriggerDependencies, build_triggers
+    from orchestrator.services.job.handlers.prover_status import ProverFlavour
+    from orchestrator.services.job.handlers.registry import HandlerDeps, HandlerParams, build_handlers
+    from orchestrator.services.job.handlers.snos import SnosRpc
+    from orchestrator.services.job.handlers.state_transition import SettlementMode
+
+    layer = settings.general.layer
+    node = build_node(settings)
+    prover = build_prover(settings)
+    settlement = build_settlement(settings)
+    snos_node = node
+    snos_url = settings.snos.rpc_for_snos or settings.madara.madara_rpc_url or ""
+    closers: list[Any] = [node, prover, settlement]
+    if settings.snos.rpc_for_snos and settings.snos.rpc_for_snos != settings.madara.madara_rpc_url:
+        from orchestrator.clients.node.madara import MadaraNodeClient
+
+        snos_node = MadaraNodeClient(settings.snos.rpc_for_snos)
+        closers.append(snos_node)
+    backup = None
+    if settings.snos.rpc_for_snos_backup:
+        from orchestrator.clients.node.madara import MadaraNodeClient
+
+        backup_node = MadaraNodeClient(settings.snos.rpc_for_snos_backup)
+        closers.append(backup_node)
+        backup = SnosRpc(settings.snos.rpc_for_snos_backup, backup_node)
+
+    async def checkpoint(job: Any) -> None:
+        await engine.checkpoint(job)
+
+    handlers = build_handlers(
+        HandlerDeps(
+            database=infra.database,
+            storage=infra.storage,
+            prover=prover,
+            settlement=settlement,
+            snos_runner=build_snos_runner(settings, snos_node),
+            checkpoint=checkpoint,
+            node=node,
+            da=build_da(settings) if layer is Layer.L3 else None,
+        ),
+        HandlerParams(
+            layer=layer,
+            prover=ProverFlavour(settings.prover.prover.value),
+            settlement=SettlementMode(settings.settlement.settlement_layer.value),
+            snos_rpc=SnosRpc(snos_url, snos_node),
+            snos_backup_rpc=backup,
+            snos_layout=settings.snos.snos_layout_name,
+        ),
+    )
+    b, svc = settings.batching, settings.service
+    limit_file = settings.madara.bouncer_weights_limit_file
+    batching = BatchingParams(
+        max_batch_time_seconds=b.max_batch_time_seconds,
+        max_batch_size=b.max_batch_size,
+        max_num_blobs=b.max_num_blobs,
+        blob_size_buffer=b.blob_size_buffer,
+        lock_duration_seconds=b.batching_lock_duration_seconds,
+        max_blocks_per_snos_batch=b.max_blocks_per_snos_batch,
+        fixed_blocks_per_snos_batch=b.fixed_blocks_per_snos_batch,
+        max_aggregator_input_size=b.max_aggregator_input_size,
+        default_empty_block_proving_gas=b.default_empty_block_proving_gas,
+        max_batch_processing_size=b.max_batch_processing_size,
+        min_block_to_process=svc.min_block_no_to_process,
+        max_block_to_process=svc.max_block_no_to_process,
+        bouncer_weights_limit=(
+            bouncer_weights_limit_from_json(json.loads(limit_file.read_text()))
+            if limit_file
+            else DEFAULT_BOUNCER_WEIGHTS_LIMIT.model_copy()
+        ),
+    )
+    atlantic = settings.prover.prover is ProverKind.ATLANTIC
+    job_params = JobTriggerParams(
+        layer=layer,
+        snos_job_buffer_size=svc.snos_job_buffer_size,
+        aggregator_job_buffer_size=svc.aggregator_job_buffer_size,
+        snos_full_output=settings.snos.snos_full_output,
+        store_audit_artifacts=svc.store_audit_artifacts,
+        uses_buckets=atlantic,
+    )
+    replay = None
+    if settings.madara.replay_bounds_rpc_url:
+        from orchestrator.clients.node.madara import MadaraNodeClient
+
+        replay = MadaraNodeClient(settings.madara.replay_bounds_rpc_url)
+        closers.append(replay)
+    triggers = build_triggers(
+        TriggerDependencies(
+            database=infra.database,
+            storage=infra.storage,
+            lock=infra.lock,
+            node=node,
+            jobs=engine,
+            create_bucket=partial(prover.submit_task, CreateBucketTask()) if atlantic else None,
+            replay_reference=replay,
+        ),
+        batching,
+        job_params,
+    )
+    return handlers, triggers, closers
 
 
 # ---------------------------------------------------------------------------------------------

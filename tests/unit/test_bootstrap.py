@@ -109,3 +109,32 @@ def test_settlement_and_da_kinds() -> None:
     assert isinstance(stark, StarknetSettlementClient)
     assert isinstance(build_da(settings()), EthereumDaClient)
     assert isinstance(build_da(settings(DA_LAYER="starknet")), StarknetDaClient)
+
+
+@pytest.mark.parametrize("layer", ["l2", "l3"])
+async def test_pipeline_is_built_when_a_node_is_configured(tmp_path: Path, layer: str) -> None:
+    from orchestrator.bootstrap import build
+    from orchestrator.core.models.job import JobType
+    from orchestrator.core.models.queue import LAYER_TRIGGERS, Layer
+
+    s = settings(
+        DATA_DIR=str(tmp_path),
+        LAYER=layer,
+        MADARA_RPC_URL="http://127.0.0.1:9944",
+        ETHEREUM_SETTLEMENT_RPC_URL="http://127.0.0.1:8545",
+        ETHEREUM_PRIVATE_KEY="0x" + "11" * 32,
+        L1_CORE_CONTRACT_ADDRESS="0x" + "22" * 20,
+    )
+    container = build(s)
+    expected = {JobType.SNOS_RUN, JobType.PROOF_CREATION, JobType.STATE_TRANSITION}
+    expected |= {JobType.AGGREGATOR} if layer == "l2" else {JobType.PROOF_REGISTRATION, JobType.DATA_SUBMISSION}
+    assert set(container.engine.handlers) == expected
+    assert set(container.dispatcher.triggers) == set(LAYER_TRIGGERS[Layer(layer)])
+    await container.close()
+
+
+def test_without_a_node_the_pipeline_is_off(tmp_path: Path) -> None:
+    from orchestrator.bootstrap import build
+
+    container = build(settings(DATA_DIR=str(tmp_path)))
+    assert container.engine.handlers == {} and container.dispatcher.triggers == {}
