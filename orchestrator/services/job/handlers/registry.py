@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from orchestrator.core.clients.database import DatabaseClient
 from orchestrator.core.clients.storage import StorageClient
+from orchestrator.core.madara.aggregator import AggregatorRunner
 from orchestrator.core.madara.da import DaClient
 from orchestrator.core.madara.node import L2NodeClient
 from orchestrator.core.madara.prover import ProverClient
@@ -44,6 +45,9 @@ class HandlerDeps:
     node: L2NodeClient | None = None
     #: L3 only
     da: DaClient | None = None
+    #: L2 with SHARP or the mock prover: runs the aggregator program locally (the Aggregator job
+    #: fails clearly without one); Atlantic aggregates on the prover's side and ignores it
+    aggregator_runner: AggregatorRunner | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ def build_handlers(deps: HandlerDeps, params: HandlerParams) -> dict[JobType, Jo
     }
     if layer is Layer.L2:
         handlers[JobType.AGGREGATOR] = AggregatorHandler(
-            deps.prover, deps.storage, deps.database, flavour=params.prover
+            deps.prover, deps.storage, deps.database, flavour=params.prover, runner=deps.aggregator_runner
         )
         return handlers
     if deps.node is None or deps.da is None:
