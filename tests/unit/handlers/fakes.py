@@ -9,10 +9,12 @@ from typing import Any
 
 from orchestrator.core.clients.database import AggregatorBatchQuery, SnosBatchQuery
 from orchestrator.core.errors import NotFoundError, ObjectNotFoundError, ServiceUnavailableError
+from orchestrator.core.madara.aggregator import AggregatorOutput, AggregatorRequest
 from orchestrator.core.madara.prover import AggregationArtifacts, ProverTask, TaskStatus, TaskStatusKind, TaskType
 from orchestrator.core.madara.settlement import AttemptsSink, SettlementError, SettlementResult
 from orchestrator.core.madara.snos import SnosOutput, SnosRequest
 from orchestrator.core.models.batch import AggregatorBatch, AggregatorBatchStatus, SnosBatch, SnosBatchStatus
+from orchestrator.core.models.job import JobItem, JobType
 from orchestrator.core.models.metadata import TxAttempt, TxAttemptStatus
 from tests.fakes import FakeDatabase
 
@@ -45,8 +47,14 @@ class BatchDatabase(FakeDatabase):
         self.snos_batches: dict[int, SnosBatch] = {}
         self.aggregator_batches: dict[int, AggregatorBatch] = {}
 
-    def add_snos_batch(self, index: int, start: int, end: int) -> SnosBatch:
-        batch = SnosBatch(index=index, start_block=start, end_block=end, num_blocks=end - start + 1)
+    def add_snos_batch(self, index: int, start: int, end: int, aggregator_batch: int | None = None) -> SnosBatch:
+        batch = SnosBatch(
+            index=index,
+            start_block=start,
+            end_block=end,
+            num_blocks=end - start + 1,
+            aggregator_batch_index=aggregator_batch,
+        )
         self.snos_batches[index] = batch
         return batch
 
@@ -60,6 +68,14 @@ class BatchDatabase(FakeDatabase):
 
     async def get_aggregator_batches(self, query: AggregatorBatchQuery) -> list[AggregatorBatch]:
         return [b for i, b in sorted(self.aggregator_batches.items()) if not query.indexes or i in query.indexes]
+
+    async def get_snos_batches_by_aggregator_index(self, aggregator_index: int) -> list[SnosBatch]:
+        # insertion order, not index order: callers must not rely on the store sorting
+        return [b for b in self.snos_batches.values() if b.aggregator_batch_index == aggregator_index]
+
+    async def get_jobs_by_internal_ids_and_type(self, internal_ids: Sequence[int], job_type: JobType) -> list[JobItem]:
+        found = [j for j in self.jobs.values() if j.job_type == job_type and j.internal_id in internal_ids]
+        return [j.model_copy(deep=True) for j in sorted(found, key=lambda j: j.internal_id)]
 
     async def update_snos_batch_status_by_index(self, index: int, status: SnosBatchStatus) -> SnosBatch:
         if index not in self.snos_batches:
@@ -124,6 +140,37 @@ class FakeSnosRunner:
             raise self.error
         assert self.output is not None
         return self.output
+
+
+@dataclass
+class FakeAggregatorRunner:
+    output: AggregatorOutput | None = None
+    error: Exception | None = None
+    requests: list[AggregatorRequest] = field(default_factory=list)
+
+    async def run(self, request: AggregatorRequest) -> AggregatorOutput:
+        self.requests.append(request)
+        if self.error is not None:
+            raise self.error
+        assert self.output is not None
+        return self.output
+
+
+@dataclass
+class FakeFactRegistry:
+    """A fact registry (MockGpsVerifier): registerFact / isValid, in memory."""
+
+    registered: set[str] = field(default_factory=set)
+    #: when set, registration "succeeds" without registering (a verifier that lost the fact)
+    forget: bool = False
+
+    async def is_valid(self, fact: str) -> bool:
+        return fact in self.registered
+
+    async def ensure_registered(self, fact: str) -> str:
+        if not self.forget:
+            self.registered.add(fact)
+        return "0x" + "ab" * 32
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Aggregator: Atlantic bucket aggregation, artifacts and batch statuses; SHARP/Mock fail clearly."""
+"""Aggregator: Atlantic bucket aggregation, artifacts and batch statuses; SHARP/Mock without an aggregator
+runner fail clearly (the local aggregator run itself: test_aggregator_local.py)."""
 
 from __future__ import annotations
 
@@ -91,8 +92,9 @@ async def test_prover_errors_classified() -> None:
 
 
 @pytest.mark.parametrize("flavour", [ProverFlavour.SHARP, ProverFlavour.MOCK])
-async def test_local_aggregation_is_refused_with_a_clear_reason(flavour: ProverFlavour) -> None:
+async def test_local_aggregation_without_a_runner_is_refused_with_a_clear_reason(flavour: ProverFlavour) -> None:
     handler, prover, _, db = make(flavour)
+    assert handler.runner is None
     with pytest.raises(FatalJobError, match=f"aggregation with the {flavour} prover needs the Cairo aggregator"):
         await handler.process_job(aggregator_job())
     assert prover.submitted == []

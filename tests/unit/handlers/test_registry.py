@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from orchestrator.core.models.job import JobItem, JobType
@@ -16,6 +18,7 @@ from orchestrator.services.job.handlers.snos import SnosRpc, SnosRunHandler
 from orchestrator.services.job.handlers.state_transition import SettlementMode, StateTransitionHandler
 from tests.unit.handlers.fakes import (
     BatchDatabase,
+    FakeAggregatorRunner,
     FakeDa,
     FakeNode,
     FakeProbe,
@@ -74,6 +77,14 @@ def test_l2_pipeline() -> None:
     settle = handlers[JobType.STATE_TRANSITION]
     assert isinstance(settle, StateTransitionHandler)
     assert (settle.layer, settle.mode) == (Layer.L2, SettlementMode.ETHEREUM)
+
+
+@pytest.mark.parametrize("runner", [None, FakeAggregatorRunner()])
+def test_l2_aggregator_gets_the_aggregator_runner(runner: FakeAggregatorRunner | None) -> None:
+    wired = replace(deps(with_l3=False), aggregator_runner=runner)
+    aggregator = build_handlers(wired, replace(params(Layer.L2), prover=ProverFlavour.MOCK))[JobType.AGGREGATOR]
+    assert isinstance(aggregator, AggregatorHandler)
+    assert aggregator.runner is runner and aggregator.flavour is ProverFlavour.MOCK
 
 
 def test_l3_pipeline() -> None:
