@@ -288,6 +288,7 @@ async def test_runner_errors_are_classified(data: Recorded, retryable: bool, err
         ),
         (AggregatorOutput(OWN_OUTPUT, [], b"not a zip", FAKE_OUTPUT.fact), "PIE cannot be read"),
         (AggregatorOutput(OWN_OUTPUT, [], FAKE_OUTPUT.cairo_pie, "0x1234"), "is not 32-byte hex"),
+        (AggregatorOutput(OWN_OUTPUT, [], FAKE_OUTPUT.cairo_pie, "0x" + "zz" * 32), "is not 32-byte hex"),
     ],
 )
 async def test_inconsistent_runner_output_is_fatal(data: Recorded, output: AggregatorOutput, message: str) -> None:
@@ -323,6 +324,11 @@ async def test_missing_inputs_are_fatal(data: Recorded) -> None:
     w = World(data)
     w.storage.objects[storage_layout.program_output_path(9)] = b"\x05"
     with pytest.raises(FatalJobError, match=r"SNOS batch 9.s program output .* is corrupt"):
+        await w.handler(runner).process_job(aggregator_job())
+
+    w = World(data)
+    w.storage.objects[storage_layout.batch_blob_path(BATCH, 2)] = b"\x00" * 100
+    with pytest.raises(FatalJobError, match="a stored blob is not a blob: a blob must be 131072 bytes"):
         await w.handler(runner).process_job(aggregator_job())
 
     w = World(data)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 
 from orchestrator.core.clients.database import AggregatorBatchQuery, DatabaseClient
@@ -41,7 +42,7 @@ from orchestrator.core.madara.prover import (
 from orchestrator.core.models.batch import AggregatorBatch, AggregatorBatchStatus
 from orchestrator.core.models.job import JobItem, JobStatus, JobType
 from orchestrator.core.models.metadata import AggregatorMetadata, SnosMetadata
-from orchestrator.services.da.blob import blob_to_felts
+from orchestrator.services.da.blob import BlobFormatError, blob_to_felts
 from orchestrator.services.job.handler import FatalJobError, RetryableJobError, Verification
 from orchestrator.services.job.handlers.bincode import BincodeError, decode_felts, encode_felts
 from orchestrator.services.job.handlers.common import external_id, required, specific
@@ -51,6 +52,8 @@ from orchestrator.services.proof.pie import PieError, read_cairo_pie
 from orchestrator.services.proof.program_output import program_output
 
 log = logging.getLogger("orchestrator.handlers.aggregator")
+
+FACT_HEX = re.compile(r"0x[0-9a-fA-F]{64}")
 
 LOCAL_AGGREGATION_UNAVAILABLE = (
     "aggregation with the {flavour} prover needs the Cairo aggregator program run locally "
@@ -139,7 +142,10 @@ class AggregatorHandler:
         batch = await self.batch(meta.batch_num)
         children = await self.children(meta.batch_num)
         blobs = await self.batch_blobs(meta.batch_num, blob_dir)
-        da_segment = await asyncio.to_thread(da_segment_of, blobs)
+        try:
+            da_segment = await asyncio.to_thread(da_segment_of, blobs)
+        except BlobFormatError as exc:
+            raise FatalJobError(f"aggregator batch {meta.batch_num}: a stored blob is not a blob: {exc}") from exc
         request = AggregatorRequest(
             batch_index=meta.batch_num,
             start_block=batch.start_block,
@@ -188,7 +194,7 @@ class AggregatorHandler:
             raise FatalJobError(
                 f"aggregator batch {batch_num}: the runner's program output differs from the output in its PIE"
             )
-        if not (result.fact.startswith("0x") and len(result.fact) == 66):
+        if not FACT_HEX.fullmatch(result.fact):
             raise FatalJobError(f"aggregator batch {batch_num}: the runner's fact {result.fact!r} is not 32-byte hex")
 
     async def batch(self, batch_num: int) -> AggregatorBatch:
