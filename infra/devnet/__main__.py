@@ -1,0 +1,210 @@
+"""`python -m infra.devnet`: settle recorded Starknet blocks on a local L1 through the real pipeline.
+
+It starts anvil, deploys MockFactRegistry and TestStarknetCore (program hash: the devnet program
+hash; initial state: the recorded chain right before the first settled block), serves the recorded
+blocks with the recorded Madara node, and runs `orchestrator run` on the local profile (SQLite,
+local storage, APScheduler cron; layer l2; SNOS runner devnet; mock prover registering facts in the
+registry; Ethereum settlement on anvil). Every few seconds it prints one line: the block the core
+contract has settled and the jobs by status. SIGINT/SIGTERM stop everything it started, by PID.
+
+`--until-settled` exits 0 once the contract has settled the last block and every job is Completed,
+and 1 on a Failed (or VerificationTimeout) job, an orchestrator exit, or `--timeout`.
+Logs: the orchestrator's in the data directory, anvil's in infra/.services/logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.devnet.env import Wiring, orchestrator_env
+from infra.devnet.l1 import CoreContract, compile_and_deploy
+from infra.devnet.l2 import RECORDING, DevnetBlocks, devnet_blocks
+from infra.devnet.processes import LoggedProcess, orchestrator_setup, start_orchestrator, tail
+from infra.devnet.progress import OrchestratorApi, Progress
+from infra.devnet.recorded_node import RecordedMadaraNode
+from infra.launch.anvil import DEV_PRIVATE_KEYS, start_anvil
+from infra.launch.base import REPO, ServiceStartError, free_port
+from infra.launch.solc import SolcError
+from orchestrator.clients.snos.devnet import DEVNET_PROGRAM_HASH
+
+#: anvil dev account 1 (unlocked) deploys, so the operator's (account 0) nonces are the pipeline's alone.
+DEPLOYER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+OPERATOR_KEY = DEV_PRIVATE_KEYS[0]
+#: Interval mining, so that confirmations (blocks on top of a receipt's) keep coming without traffic.
+L1_BLOCK_TIME = 1
+
+
+@dataclass(frozen=True)
+class Options:
+    blocks: int
+    port: int
+    data_dir: Path
+    fixtures: Path
+    until_settled: bool
+    timeout: float | None
+    interval: float
+
+
+def parse_args(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m infra.devnet", description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--blocks", type=int, default=12, help="how many recorded blocks to settle (default 12)")
+    parser.add_argument("--port", type=int, default=3000, help="the orchestrator's HTTP API port (0: a free one)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="an empty or new directory for the run's data")
+    parser.add_argument(
+        "--fixtures", type=Path, default=REPO / "tests" / "fixtures", help=f"holds the recording {RECORDING}"
+    )
+    parser.add_argument("--until-settled", action="store_true", help="exit once every block is settled and done")
+    parser.add_argument("--timeout", type=float, default=None, help="give up after this many seconds (exit 1)")
+    parser.add_argument("--interval", type=float, default=5.0, help="seconds between progress lines")
+    args = parser.parse_args(argv)
+    data_dir = args.data_dir or REPO / ".orchestrator" / "devnet" / time.strftime("%Y%m%d-%H%M%S")
+    if data_dir.exists() and any(data_dir.iterdir()):
+        parser.error(f"--data-dir {data_dir} is not empty: the devnet needs a fresh database for its fresh L1")
+    if args.timeout is not None and args.timeout <= 0:
+        parser.error("--timeout must be positive")
+    return Options(
+        blocks=args.blocks,
+        port=args.port or free_port(),
+        data_dir=data_dir.resolve(),
+        fixtures=args.fixtures,
+        until_settled=args.until_settled,
+        timeout=args.timeout,
+        interval=max(args.interval, 0.5),
+    )
+
+
+def say(text: str) -> None:
+    print(f"[devnet {time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+async def start(stack: AsyncExitStack, options: Options, blocks: DevnetBlocks) -> tuple[LoggedProcess, CoreContract]:
+    """Everything the orchestrator needs, then the orchestrator; each part is stopped by `stack`."""
+    anvil = await asyncio.to_thread(start_anvil, block_time=L1_BLOCK_TIME, name="devnet-anvil")
+    stack.callback(anvil.stop)
+    say(f"anvil on {anvil.url} (pid {anvil.pid})")
+    node = RecordedMadaraNode(blocks.chain)
+    await node.start()
+    stack.push_async_callback(node.stop)
+    say(f"recorded Madara node on {node.url}: blocks up to {blocks.last}")
+    deployment, core = await compile_and_deploy(anvil.url, DEPLOYER, DEVNET_PROGRAM_HASH, blocks.genesis)
+    stack.push_async_callback(core.close)
+    say(
+        f"MockFactRegistry {deployment.registry}, TestStarknetCore {deployment.core} "
+        f"at block {blocks.genesis.block_number} (root {hex(blocks.genesis.root)})"
+    )
+    wiring = Wiring(
+        data_dir=options.data_dir,
+        node_url=node.url,
+        l1_url=anvil.url,
+        operator_key=OPERATOR_KEY,
+        core_address=deployment.core,
+        registry_address=deployment.registry,
+        first_block=blocks.first,
+        last_block=blocks.last,
+        port=options.port,
+    )
+    env = orchestrator_env(wiring, os.environ)
+    log_file = options.data_dir / "orchestrator.log"
+    await asyncio.to_thread(orchestrator_setup, env, log_file)
+    orchestrator = await asyncio.to_thread(start_orchestrator, env, api_url(options), log_file)
+    stack.callback(orchestrator.stop)
+    say(f"orchestrator on {api_url(options)} (pid {orchestrator.pid}); data {options.data_dir}; log {log_file}")
+    return orchestrator, core
+
+
+def api_url(options: Options) -> str:
+    return f"http://127.0.0.1:{options.port}"
+
+
+async def watch(
+    options: Options, blocks: DevnetBlocks, orchestrator: LoggedProcess, core: CoreContract, stop: asyncio.Event
+) -> int:
+    """Progress lines until a signal, or with --until-settled until done (0) or failed / timed out (1)."""
+    api = OrchestratorApi(api_url(options))
+    deadline = None if options.timeout is None else time.monotonic() + options.timeout
+    last_line = 0.0
+    chain_end_closed = False
+    try:
+        while not stop.is_set():
+            if orchestrator.process is not None and orchestrator.process.poll() is not None:
+                say(f"the orchestrator exited with {orchestrator.process.returncode}:\n{tail(orchestrator.log_path)}")
+                return 1
+            try:
+                jobs, by_type = await api.counts()
+                progress = Progress(await core.state_block_number(), blocks.last, jobs, by_type)
+            except Exception as exc:  # a missed poll is reported; the next one may work
+                say(f"progress unavailable: {exc}")
+                progress = None
+            if progress is not None and not chain_end_closed:
+                chain_end_closed = await close_at_chain_end(api, blocks.last)
+            if progress is not None and time.monotonic() - last_line >= options.interval:
+                say(progress.line(blocks.first))
+                last_line = time.monotonic()
+            if options.until_settled and progress is not None:
+                if progress.stuck:
+                    say(f"a job failed: {dict(progress.by_type)}\n{tail(orchestrator.log_path)}")
+                    return 1
+                if progress.reached and progress.all_completed:
+                    done = dict(progress.by_type)
+                    say(f"settled {blocks.count} blocks up to {blocks.last}; every job Completed: {done}")
+                    return 0
+            if deadline is not None and time.monotonic() > deadline:
+                say(f"timed out after {options.timeout:.0f}s")
+                return 1 if options.until_settled else 0
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            except TimeoutError:
+                pass
+        say("stopping")
+        return 0
+    finally:
+        await api.close()
+
+
+async def close_at_chain_end(api: OrchestratorApi, last: int) -> bool:
+    """Once the last block is batched, close the open batches: no later block will close them."""
+    try:
+        if not await api.is_batched(last):
+            return False
+        closed = await api.close_open_batches()
+    except Exception as exc:  # retried on the next poll
+        say(f"closing the last batches failed: {exc}")
+        return False
+    say(f"end of the recorded chain: block {last} is batched; closed the open batches {closed}")
+    return True
+
+
+async def run(options: Options) -> int:
+    try:
+        blocks = devnet_blocks(options.fixtures, options.blocks)
+    except (OSError, ValueError) as exc:
+        say(f"error: {exc}")
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    say(f"settling blocks {blocks.first}..{blocks.last} ({blocks.count}) from {options.fixtures / RECORDING}")
+    async with AsyncExitStack() as stack:
+        try:
+            orchestrator, core = await start(stack, options, blocks)
+        except (ServiceStartError, SolcError, OSError, RuntimeError) as exc:
+            say(f"could not start the devnet: {exc}")
+            return 1
+        return await watch(options, blocks, orchestrator, core, stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(run(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
