@@ -214,6 +214,13 @@ def build_pipeline(
     async def checkpoint(job: Any) -> None:
         await engine.checkpoint(job)
 
+    aggregator_runner = None
+    if settings.snos.snos_runner == "devnet" and layer is Layer.L2:
+        # The devnet stand-in for StarkWare's aggregator program, reading the same node as the SNOS stand-in
+        # so that the batch's header words agree with its children's outputs.
+        from orchestrator.clients.aggregator.devnet import DevnetAggregatorRunner
+
+        aggregator_runner = DevnetAggregatorRunner(snos_node)
     handlers = build_handlers(
         HandlerDeps(
             database=infra.database,
@@ -224,6 +231,7 @@ def build_pipeline(
             checkpoint=checkpoint,
             node=node,
             da=build_da(settings) if layer is Layer.L3 else None,
+            aggregator_runner=aggregator_runner,
         ),
         HandlerParams(
             layer=layer,
