@@ -9,13 +9,15 @@ contract has settled and the jobs by status. SIGINT/SIGTERM stop everything it s
 
 `--until-settled` exits 0 once the contract has settled the last block and every job is Completed,
 and 1 on a Failed (or VerificationTimeout) job, an orchestrator exit, or `--timeout`.
-Logs: the orchestrator's in the data directory, anvil's in infra/.services/logs.
+Logs: the orchestrator's in the data directory, anvil's in infra/.services/logs; the run's addresses,
+URLs and block range in <data dir>/devnet.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -40,6 +42,8 @@ DEPLOYER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 OPERATOR_KEY = DEV_PRIVATE_KEYS[0]
 #: Interval mining, so that confirmations (blocks on top of a receipt's) keep coming without traffic.
 L1_BLOCK_TIME = 1
+#: The run's description in its data directory (addresses, URLs, block range).
+DESCRIPTION = "devnet.json"
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class Options:
     until_settled: bool
     timeout: float | None
     interval: float
+    l1_url: str | None
 
 
 def parse_args(argv: list[str] | None) -> Options:
@@ -64,6 +69,11 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--until-settled", action="store_true", help="exit once every block is settled and done")
     parser.add_argument("--timeout", type=float, default=None, help="give up after this many seconds (exit 1)")
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between progress lines")
+    parser.add_argument(
+        "--l1-url",
+        default=None,
+        help="use this running anvil (dev accounts, interval mining) instead of starting one; it is left running",
+    )
     args = parser.parse_args(argv)
     data_dir = args.data_dir or REPO / ".orchestrator" / "devnet" / time.strftime("%Y%m%d-%H%M%S")
     if data_dir.exists() and any(data_dir.iterdir()):
@@ -78,6 +88,7 @@ def parse_args(argv: list[str] | None) -> Options:
         until_settled=args.until_settled,
         timeout=args.timeout,
         interval=max(args.interval, 0.5),
+        l1_url=args.l1_url,
     )
 
 
@@ -87,14 +98,19 @@ def say(text: str) -> None:
 
 async def start(stack: AsyncExitStack, options: Options, blocks: DevnetBlocks) -> tuple[LoggedProcess, CoreContract]:
     """Everything the orchestrator needs, then the orchestrator; each part is stopped by `stack`."""
-    anvil = await asyncio.to_thread(start_anvil, block_time=L1_BLOCK_TIME, name="devnet-anvil")
-    stack.callback(anvil.stop)
-    say(f"anvil on {anvil.url} (pid {anvil.pid})")
+    if options.l1_url:
+        l1_url = options.l1_url
+        say(f"L1: {l1_url}")
+    else:
+        anvil = await asyncio.to_thread(start_anvil, block_time=L1_BLOCK_TIME, name="devnet-anvil")
+        stack.callback(anvil.stop)
+        l1_url = anvil.url
+        say(f"anvil on {l1_url} (pid {anvil.pid})")
     node = RecordedMadaraNode(blocks.chain)
     await node.start()
     stack.push_async_callback(node.stop)
     say(f"recorded Madara node on {node.url}: blocks up to {blocks.last}")
-    deployment, core = await compile_and_deploy(anvil.url, DEPLOYER, DEVNET_PROGRAM_HASH, blocks.genesis)
+    deployment, core = await compile_and_deploy(l1_url, DEPLOYER, DEVNET_PROGRAM_HASH, blocks.genesis)
     stack.push_async_callback(core.close)
     say(
         f"MockFactRegistry {deployment.registry}, TestStarknetCore {deployment.core} "
@@ -103,7 +119,7 @@ async def start(stack: AsyncExitStack, options: Options, blocks: DevnetBlocks) -
     wiring = Wiring(
         data_dir=options.data_dir,
         node_url=node.url,
-        l1_url=anvil.url,
+        l1_url=l1_url,
         operator_key=OPERATOR_KEY,
         core_address=deployment.core,
         registry_address=deployment.registry,
@@ -111,6 +127,7 @@ async def start(stack: AsyncExitStack, options: Options, blocks: DevnetBlocks) -
         last_block=blocks.last,
         port=options.port,
     )
+    write_description(options.data_dir / DESCRIPTION, wiring, api_url(options))
     env = orchestrator_env(wiring, os.environ)
     log_file = options.data_dir / "orchestrator.log"
     await asyncio.to_thread(orchestrator_setup, env, log_file)
@@ -118,6 +135,21 @@ async def start(stack: AsyncExitStack, options: Options, blocks: DevnetBlocks) -
     stack.callback(orchestrator.stop)
     say(f"orchestrator on {api_url(options)} (pid {orchestrator.pid}); data {options.data_dir}; log {log_file}")
     return orchestrator, core
+
+
+def write_description(path: Path, wiring: Wiring, api: str) -> None:
+    """What this run is made of, for tools and tests that look at it while or after it runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    description = {
+        "l1_url": wiring.l1_url,
+        "core_contract": wiring.core_address,
+        "fact_registry": wiring.registry_address,
+        "node_url": wiring.node_url,
+        "orchestrator_url": api,
+        "first_block": wiring.first_block,
+        "last_block": wiring.last_block,
+    }
+    path.write_text(json.dumps(description, indent=2) + "\n")
 
 
 def api_url(options: Options) -> str:
