@@ -149,6 +149,8 @@ class AwsProvisioner:
         self.options = options
         self._report = report
         self.result = SetupResult()
+        #: from the caller's ARN: "aws", or "aws-cn" / "aws-us-gov" in the other partitions
+        self.partition = "aws"
 
     def _done(self, kind: str, name: str, state: str, ready_after: float | None = None) -> None:
         line_state = state if ready_after is None else f"{state}, ready"
@@ -191,9 +193,14 @@ class AwsProvisioner:
         """The account id; also proves the endpoint answers and accepts the credentials."""
         try:
             async with self.connection.client("sts") as sts:
-                return str((await sts.get_caller_identity())["Account"])
+                identity = await sts.get_caller_identity()
         except Exception as exc:
             raise self._fail(exc, "STS GetCallerIdentity") from exc
+        try:
+            self.partition = Arn.parse(str(identity["Arn"])).partition
+        except Exception:  # an emulator may answer without an ARN; "aws" stays
+            pass
+        return str(identity["Account"])
 
     # --- S3 -------------------------------------------------------------------------------------
     async def bucket(self, s3: Any) -> None:
@@ -312,11 +319,10 @@ class AwsProvisioner:
         for queue in others:
             policy = None
             if queue is QueueType.WORKER_TRIGGER:
-                queue_arn = str(
-                    Arn("aws", "sqs", self.connection.region, account, self.names.queue(QueueType.WORKER_TRIGGER))
-                )
-                rule_pattern = (
-                    f"arn:aws:events:{self.connection.region}:{account}:rule/{self.names.trigger_rule_prefix}*"
+                region, name = self.connection.region, self.names.queue(QueueType.WORKER_TRIGGER)
+                queue_arn = str(Arn(self.partition, "sqs", region, account, name))
+                rule_pattern = str(
+                    Arn(self.partition, "events", region, account, f"rule/{self.names.trigger_rule_prefix}*")
                 )
                 trigger_policy = json.dumps(_queue_policy(queue_arn, rule_pattern))
                 policy = trigger_policy
@@ -351,7 +357,7 @@ class AwsProvisioner:
         """The role EventBridge Scheduler assumes to send trigger messages, and its inline policy."""
         role, policy = self.names.trigger_role, self.names.trigger_policy
         trigger_queue_arn = str(
-            Arn("aws", "sqs", self.connection.region, account, self.names.queue(QueueType.WORKER_TRIGGER))
+            Arn(self.partition, "sqs", self.connection.region, account, self.names.queue(QueueType.WORKER_TRIGGER))
         )
         try:
             state: State = "already present"
