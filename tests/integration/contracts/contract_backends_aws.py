@@ -205,10 +205,17 @@ class EventBridgeHarness(_AwsHarness):
         return client
 
 
+def _service(request: pytest.FixtureRequest, name: str) -> Any:
+    try:
+        return request.getfixturevalue(name)
+    except pytest.FixtureLookupError:
+        pytest.skip(f"fixture {name!r} missing: list 'tests.plugins.aws' in tests/conftest.py pytest_plugins")
+
+
 def _with_mongo(factory: Callable[[str], _Closers]) -> Callable[[pytest.FixtureRequest, Path], Any]:
     @asynccontextmanager
     async def open_harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[_Closers]:
-        harness = factory(request.getfixturevalue("mongo_url"))
+        harness = factory(_service(request, "mongo_url"))
         try:
             yield harness
         finally:
@@ -220,7 +227,7 @@ def _with_mongo(factory: Callable[[str], _Closers]) -> Callable[[pytest.FixtureR
 def _with_localstack(factory: Callable[[AwsConnection], _Closers]) -> Callable[[pytest.FixtureRequest, Path], Any]:
     @asynccontextmanager
     async def open_harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[_Closers]:
-        harness = factory(request.getfixturevalue("localstack").connection())
+        harness = factory(_service(request, "localstack").connection())
         try:
             yield harness
         finally:
