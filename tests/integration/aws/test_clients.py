@@ -9,11 +9,11 @@ import json
 import pytest
 
 from orchestrator.clients.alerts.sns import SnsAlertClient
-from orchestrator.clients.aws_names import EXPIRY_TAG_KEY, AwsNames
+from orchestrator.clients.aws_names import EXPIRY_TAG_KEY, AwsNames, rate_expression
 from orchestrator.clients.queue.sqs import QueueControl, SqsQueueClient, queue_controls
 from orchestrator.clients.storage.s3 import S3StorageClient
 from orchestrator.core.clients.queue import VERSION_ATTRIBUTE
-from orchestrator.core.errors import NotFoundError, ObjectNotFoundError
+from orchestrator.core.errors import ConfigError, NotFoundError, ObjectNotFoundError
 from orchestrator.core.models.queue import LAYER_QUEUES, Layer, QueueType
 from orchestrator.resources.aws_setup import SetupOptions, provision_aws
 from tests.plugins.aws import AwsEndpoint
@@ -196,3 +196,28 @@ async def test_concurrent_receivers_share_a_queue(localstack: AwsEndpoint, aws_p
         assert sorted(seen, key=int) == [str(i) for i in range(20)]
     finally:
         await client.close()
+
+
+def test_queue_controls_are_the_references() -> None:
+    controls = queue_controls()
+    assert controls[QueueType.SNOS_JOB_PROCESSING].visibility_timeout == 360
+    assert controls[QueueType.UPDATE_STATE_JOB_PROCESSING].visibility_timeout == 1080
+    assert controls[QueueType.PRIORITY_PROCESSING_QUEUE].visibility_timeout == 1080
+    assert controls[QueueType.PRIORITY_VERIFICATION_QUEUE].visibility_timeout == 720
+    assert controls[QueueType.WORKER_TRIGGER].retention_seconds == 60
+    assert controls[QueueType.WORKER_TRIGGER].dead_letter is None
+    assert controls[QueueType.JOB_HANDLE_FAILURE].dead_letter is None
+    assert controls[QueueType.PROVING_JOB_VERIFICATION].dead_letter is QueueType.JOB_HANDLE_FAILURE
+    assert {c.max_receive_count for c in controls.values()} == {5}
+    assert controls[QueueType.SNOS_JOB_PROCESSING].concurrency == 5
+    assert controls[QueueType.WORKER_TRIGGER].concurrency == 50
+
+
+def test_rate_expressions() -> None:
+    assert rate_expression(60) == "rate(1 minute)"
+    assert rate_expression(120) == "rate(2 minutes)"
+    assert rate_expression(3600) == "rate(1 hour)"
+    assert rate_expression(86400 * 2) == "rate(2 days)"
+    for bad in (30, 90):
+        with pytest.raises(ConfigError):
+            rate_expression(bad)
