@@ -20,16 +20,15 @@ HEADER = """\
 # Secrets marked (secret) may also be given as NAME_FILE=/path/to/file (its trimmed content is used).
 """
 
-AWS_EXAMPLE = """\
-# --- example: the aws profile against local test services (LocalStack + a MongoDB server) ---
-# MADARA_ORCHESTRATOR_PROFILE=aws
-# AWS_ENDPOINT_URL=http://127.0.0.1:4566
-# AWS_REGION=us-east-1
-# AWS_ACCESS_KEY_ID=test
-# AWS_SECRET_ACCESS_KEY=test
-# MADARA_ORCHESTRATOR_MONGODB_CONNECTION_URL=mongodb://127.0.0.1:27017
-# MADARA_ORCHESTRATOR_MADARA_RPC_URL=http://127.0.0.1:9944
-"""
+AWS_EXAMPLE_FILE = Path(__file__).resolve().parents[1] / "infra" / "env.aws.example"
+
+
+def aws_example() -> str:
+    """The aws-profile example (infra/env.aws.example), commented out."""
+    lines = ["# === example: the aws profile against LocalStack and a MongoDB server (infra/env.aws.example) ==="]
+    for line in AWS_EXAMPLE_FILE.read_text().splitlines():
+        lines.append(line if line.startswith("#") or not line.strip() else f"# {line}")
+    return "\n".join(lines) + "\n"
 
 
 def render_default(value: object) -> str:
@@ -57,7 +56,7 @@ def render() -> str:
                 lines.append(f"#{note}")
             lines.append(f"# {env_name_of(name, field)}={render_default(field.default)}")
         lines.append("")
-    lines.append(AWS_EXAMPLE)
+    lines.append(aws_example())
     return "\n".join(lines)
 
 

@@ -12,7 +12,11 @@ from orchestrator.clients.lock.mongodb import MongoLockClient
 from orchestrator.clients.queue.sqs import SqsQueueClient
 from orchestrator.clients.storage.s3 import S3StorageClient
 from orchestrator.config import Settings
+from orchestrator.core.clients.alerts import AlertClient
 from orchestrator.core.clients.cron import CronClient
+from orchestrator.core.clients.database import DatabaseClient
+from orchestrator.core.clients.queue import QueueClient
+from orchestrator.core.clients.storage import StorageClient
 from orchestrator.core.models.queue import LAYER_QUEUES, QueueType
 from orchestrator.core.version import ORCHESTRATOR_VERSION
 from orchestrator.resources.preflight import DEFAULT_TIMEOUT_SECONDS, aws_checks, run_preflight
@@ -60,10 +64,10 @@ def build_aws_infrastructure(
 
 async def aws_preflight(
     settings: Settings,
-    database: MongoDatabaseClient,
-    storage: S3StorageClient,
-    queue: SqsQueueClient,
-    alerts: SnsAlertClient,
+    database: DatabaseClient,
+    storage: StorageClient,
+    queue: QueueClient,
+    alerts: AlertClient,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> list[str]:
     """The reference's four preflight checks; one line per problem naming the resource and the fix."""

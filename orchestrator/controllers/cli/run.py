@@ -12,12 +12,13 @@ import click
 from aiohttp import web
 
 from orchestrator.bootstrap import Container, build
-from orchestrator.config import Settings, run_problems
+from orchestrator.config import Profile, Settings, run_problems
 from orchestrator.controllers.cli.errors import CliError, CliFailure
 from orchestrator.controllers.cli.logs import configure_logging
 from orchestrator.controllers.cli.options import load_from_cli, settings_options
 from orchestrator.controllers.routes.app import create_app
 from orchestrator.controllers.workers.supervisor import WorkerParams, WorkerSupervisor, reference_concurrency
+from orchestrator.core.errors import ConfigError
 from orchestrator.core.models.job import JobType
 from orchestrator.core.models.queue import WorkerTrigger
 from orchestrator.services.job.handler import JobHandler
@@ -49,6 +50,18 @@ def worker_params(settings: Settings) -> WorkerParams:
 
 async def preflight(container: Container) -> list[str]:
     """Each dependency answers within its timeout, or a line saying what is wrong and how to fix it."""
+    if container.settings.general.profile is Profile.AWS:
+        # The reference's four checks (ping, HeadBucket, trigger-queue and topic attributes), naming resources.
+        from orchestrator.resources.aws_clients import aws_preflight
+
+        infra = container.infra
+        return await aws_preflight(
+            container.settings,
+            infra.database,
+            infra.storage,
+            infra.queue,
+            infra.alerts,
+        )
     checks = {
         "database": container.infra.database.health_check,
         "queue": container.infra.queue.health_check,
@@ -60,11 +73,7 @@ async def preflight(container: Container) -> list[str]:
         try:
             await asyncio.wait_for(check(), timeout=30)
         except Exception as exc:  # any failure is reported, not raised
-            hint = (
-                "run `orchestrator setup` for this profile"
-                if name != "database"
-                else "check the connection URL"
-            )
+            hint = "run `orchestrator setup` for this profile" if name != "database" else "check the connection URL"
             problems.append(f"{name}: {exc or type(exc).__name__} ({hint})")
     return problems
 
@@ -76,7 +85,10 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM (or `stop`), then shut down within the graceful timeout."""
-    container = build(settings, handlers=handlers, triggers=triggers)
+    try:
+        container = build(settings, handlers=handlers, triggers=triggers)
+    except (ConfigError, ValueError) as exc:
+        raise CliError(f"invalid settings: {exc}") from None
     await container.start()
     problems = await preflight(container)
     if problems:
@@ -88,9 +100,7 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    app = create_app(
-        container.engine, settings.server.admin_enabled, settings.service.max_priority_queue_size
-    )
+    app = create_app(container.engine, settings.server.admin_enabled, settings.service.max_priority_queue_size)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.server.host, settings.server.port)
@@ -99,9 +109,7 @@ async def serve(
     except OSError as exc:
         await runner.cleanup()
         await container.close()
-        raise CliFailure(
-            f"cannot listen on {settings.server.host}:{settings.server.port}: {exc.strerror}"
-        ) from None
+        raise CliFailure(f"cannot listen on {settings.server.host}:{settings.server.port}: {exc.strerror}") from None
     supervisor = WorkerSupervisor(
         container.engine, container.queue, container.dispatcher, worker_params(settings), container.infra.cron
     )
