@@ -62,7 +62,7 @@ class ServiceProcess:
             try:
                 if self.ready():
                     return self
-            except Exception:  # noqa: BLE001 - not ready yet, whatever the probe raised
+            except Exception:  # not ready yet, whatever the probe raised
                 pass
             time.sleep(0.2)
         self.stop()

@@ -107,9 +107,7 @@ async def test_sigterm_during_processing_releases_the_job(tmp_path: Path) -> Non
     container = await open_container(env, effects)
     try:
         (job,) = await create_jobs(container, 1)
-        proc = start_orchestrator(
-            {**env, "COUNTING_SLOW_IDS": "1", "COUNTING_SLOW_SECONDS": "60"}, tmp_path / "o.log"
-        )
+        proc = start_orchestrator({**env, "COUNTING_SLOW_IDS": "1", "COUNTING_SLOW_SECONDS": "60"}, tmp_path / "o.log")
         proc.wait_healthy()
         for _ in range(100):
             stored = await container.database.get_job_by_id(job.id)

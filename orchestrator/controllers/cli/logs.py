@@ -31,6 +31,4 @@ def configure_logging(level: str = "INFO", fmt: str = "pretty") -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     # Our own loggers at the chosen level; libraries stay at WARNING (as the reference's default filter).
-    logging.getLogger("orchestrator").setLevel(
-        level.upper() if level.upper() in logging._nameToLevel else "INFO"
-    )
+    logging.getLogger("orchestrator").setLevel(level.upper() if level.upper() in logging._nameToLevel else "INFO")

@@ -52,9 +52,7 @@ def settings_options(areas: Iterable[str]) -> Callable[[F], F]:
                 env = env_name_of(name, field)
                 help_text = f"{field.description + '. ' if field.description else ''}[env {env}]"
                 if is_flag:
-                    opt = click.option(
-                        f"{flag}/--no-{flag[2:]}", f"{area.area}__{name}", default=None, help=help_text
-                    )
+                    opt = click.option(f"{flag}/--no-{flag[2:]}", f"{area.area}__{name}", default=None, help=help_text)
                 else:
                     opt = click.option(flag, f"{area.area}__{name}", type=ctype, default=None, help=help_text)
                 fn = opt(fn)
@@ -65,9 +63,7 @@ def settings_options(areas: Iterable[str]) -> Callable[[F], F]:
 
 def load_from_cli(options: dict[str, Any], env_file: str | None = ".env") -> Settings:
     """Settings from the generated flags (only those given) over the environment; CliError on problems."""
-    overrides = {
-        key.replace("__", "."): value for key, value in options.items() if "__" in key and value is not None
-    }
+    overrides = {key.replace("__", "."): value for key, value in options.items() if "__" in key and value is not None}
     try:
         return load_settings(overrides, env_file=env_file)
     except SettingsError as exc:

@@ -38,9 +38,7 @@ class ApiError(Exception):
         self.message = message
 
 
-def envelope(
-    data: Any = None, message: str | None = None, status: int = 200, success: bool = True
-) -> web.Response:
+def envelope(data: Any = None, message: str | None = None, status: int = 200, success: bool = True) -> web.Response:
     body: dict[str, Any] = {"success": success}
     if data is not None:
         body["data"] = data
@@ -123,9 +121,7 @@ async def process(request: web.Request) -> web.Response:
     priority = _priority(request)
     queue = await _priority_queue(request, QueueType.PRIORITY_PROCESSING_QUEUE) if priority else None
     await request.app[ENGINE].queue_for_processing(job_id, queue)
-    return envelope(
-        message=f"Job with id {job_id} queued for {'PRIORITY' if priority else 'normal'} processing"
-    )
+    return envelope(message=f"Job with id {job_id} queued for {'PRIORITY' if priority else 'normal'} processing")
 
 
 async def verify(request: web.Request) -> web.Response:
@@ -133,9 +129,7 @@ async def verify(request: web.Request) -> web.Response:
     priority = _priority(request)
     queue = await _priority_queue(request, QueueType.PRIORITY_VERIFICATION_QUEUE) if priority else None
     await request.app[ENGINE].reverify_job(job_id, queue)
-    return envelope(
-        message=f"Job with id {job_id} queued for {'PRIORITY' if priority else 'normal'} verification"
-    )
+    return envelope(message=f"Job with id {job_id} queued for {'PRIORITY' if priority else 'normal'} verification")
 
 
 async def retry(request: web.Request) -> web.Response:
@@ -240,9 +234,7 @@ def _job_types_filter(request: web.Request) -> list[JobType]:
         raise ApiError(400, f"Invalid query: {exc}") from None
 
 
-async def _bulk(
-    request: web.Request, status: JobStatus, action: Callable[[JobItem], Awaitable[Any]]
-) -> web.Response:
+async def _bulk(request: web.Request, status: JobStatus, action: Callable[[JobItem], Awaitable[Any]]) -> web.Response:
     if not request.app[ADMIN]:
         raise ApiError(403, "Admin API is disabled (MADARA_ORCHESTRATOR_ADMIN_ENABLED)")
     engine = request.app[ENGINE]
@@ -299,9 +291,7 @@ async def admin_close_open_batches(request: web.Request) -> web.Response:
     return envelope({"snos_batches_closed": len(snos), "aggregator_batches_closed": len(aggs)})
 
 
-def create_app(
-    engine: JobEngine, admin_enabled: bool = False, max_priority_queue_size: int = 20
-) -> web.Application:
+def create_app(engine: JobEngine, admin_enabled: bool = False, max_priority_queue_size: int = 20) -> web.Application:
     app = web.Application(middlewares=[errors_and_trace])
     app[ENGINE] = engine
     app[ADMIN] = admin_enabled

@@ -139,9 +139,7 @@ class WorkerSupervisor:
         if self.cron is not None:
             await self.cron.ensure_schedules(LAYER_TRIGGERS[self.params.layer], self.params.cron_interval)
             await self.cron.start()
-        self._tasks = [
-            asyncio.create_task(c.run(self.stop_event), name=f"consumer:{c.queue}") for c in self.consumers
-        ]
+        self._tasks = [asyncio.create_task(c.run(self.stop_event), name=f"consumer:{c.queue}") for c in self.consumers]
         self._tasks.append(asyncio.create_task(self._sweep_loop(), name="sweep"))
         log.info("workers started on %d queues (layer %s)", len(self.consumers), self.params.layer)
 

@@ -44,9 +44,7 @@ from orchestrator.services.job.handler import FatalJobError, JobHandler
 log = logging.getLogger("orchestrator.job")
 
 PROCESSABLE = frozenset({JobStatus.CREATED, JobStatus.VERIFICATION_FAILED, JobStatus.PENDING_RETRY})
-VERIFIABLE = frozenset(
-    {JobStatus.PENDING_VERIFICATION, JobStatus.VERIFICATION_TIMEOUT, JobStatus.VERIFICATION_FAILED}
-)
+VERIFIABLE = frozenset({JobStatus.PENDING_VERIFICATION, JobStatus.VERIFICATION_TIMEOUT, JobStatus.VERIFICATION_FAILED})
 #: Delay before asking again when a handler's readiness check reports a dependency that is down.
 READINESS_REQUEUE_SECONDS = 60
 
@@ -120,9 +118,7 @@ class JobEngine:
         metadata: JobMetadata | None = None,
         external_id: str | int | None = None,
     ) -> JobItem:
-        return await self.db.update_job(
-            job, JobItemUpdates(status=status, metadata=metadata, external_id=external_id)
-        )
+        return await self.db.update_job(job, JobItemUpdates(status=status, metadata=metadata, external_id=external_id))
 
     async def checkpoint(self, job: JobItem) -> None:
         """Persist a running job's metadata now (e.g. a sent transaction, before waiting for it).
@@ -143,9 +139,7 @@ class JobEngine:
 
     # ------------------------------------------------------------------------------------------
     # create
-    async def create_job(
-        self, job_type: JobType, internal_id: int, specific: JobSpecificMetadata
-    ) -> JobItem | None:
+    async def create_job(self, job_type: JobType, internal_id: int, specific: JobSpecificMetadata) -> JobItem | None:
         """Create and enqueue a job; None (not an error) when it exists already."""
         if await self.db.get_job_by_internal_id_and_type(internal_id, job_type) is not None:
             log.debug("job %s/%s exists already", job_type, internal_id)
@@ -324,9 +318,7 @@ class JobEngine:
             return
         if job.status is JobStatus.FAILED:
             return
-        await self.move_job_to_failed(
-            job, f"Job moved to DLQ after exhausting retries (last status: {job.status})"
-        )
+        await self.move_job_to_failed(job, f"Job moved to DLQ after exhausting retries (last status: {job.status})")
 
     async def is_halted(self) -> bool:
         """Any Failed or VerificationTimeout job of this version stops new job creation."""

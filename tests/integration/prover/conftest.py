@@ -66,5 +66,3 @@ async def sharp(sharp_double: SharpDouble, mtls: MtlsFiles) -> AsyncIterator[Sha
         yield client
     finally:
         await client.close()
-
-

@@ -123,6 +123,4 @@ def test_env_example_is_current() -> None:
         import gen_env_example
     finally:
         sys.path.pop(0)
-    assert (REPO / ".env.example").read_text() == gen_env_example.render(), (
-        "run: python scripts/gen_env_example.py"
-    )
+    assert (REPO / ".env.example").read_text() == gen_env_example.render(), "run: python scripts/gen_env_example.py"

@@ -184,9 +184,7 @@ async def test_lock_without_start_time_counts_as_stale() -> None:
 
 
 # --- LockedForProcessing -> {Created | VerificationFailed | PendingRetry} on a retryable error ----
-@pytest.mark.parametrize(
-    "original", [JobStatus.CREATED, JobStatus.VERIFICATION_FAILED, JobStatus.PENDING_RETRY]
-)
+@pytest.mark.parametrize("original", [JobStatus.CREATED, JobStatus.VERIFICATION_FAILED, JobStatus.PENDING_RETRY])
 async def test_retryable_error_restores_original_status(original: JobStatus) -> None:
     w = make_world(ScriptedHandler(process_outcomes=[RuntimeError("rpc down")]))
     job = await created(w)
@@ -308,9 +306,7 @@ async def test_dead_lettered_job_fails_with_reason(status: JobStatus) -> None:
     await w.engine.handle_job_failure(job.id)
     job = await w.job(job)
     assert job.status is JobStatus.FAILED
-    assert job.metadata.common.failure_reason == (
-        f"Job moved to DLQ after exhausting retries (last status: {status})"
-    )
+    assert job.metadata.common.failure_reason == (f"Job moved to DLQ after exhausting retries (last status: {status})")
     assert job.metadata.common.previous_failure_reasons == ["earlier problem"]
 
 
