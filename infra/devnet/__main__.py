@@ -7,6 +7,11 @@ local storage, APScheduler cron; layer l2; SNOS runner devnet; mock prover regis
 registry; Ethereum settlement on anvil). Every few seconds it prints one line: the block the core
 contract has settled and the jobs by status. SIGINT/SIGTERM stop everything it started, by PID.
 
+The recorded chain ends at the last block to settle, so no later block arrives to close the last
+batch: once that block is batched, the devnet closes the open batches through the admin API, as an
+operator does when a sequencer stops. Orchestrator settings (MADARA_ORCHESTRATOR_*) in the caller's
+environment override the devnet's batch sizes and intervals, never its wiring (see env.py).
+
 `--until-settled` exits 0 once the contract has settled the last block and every job is Completed,
 and 1 on a Failed (or VerificationTimeout) job, an orchestrator exit, or `--timeout`.
 Logs: the orchestrator's in the data directory, anvil's in infra/.services/logs; the run's addresses,
@@ -156,6 +161,30 @@ def api_url(options: Options) -> str:
     return f"http://127.0.0.1:{options.port}"
 
 
+def outcome(progress: Progress) -> int | None:
+    """1 once a job is stuck (it halts the pipeline), 0 once every block is settled and every job done."""
+    if progress.stuck:
+        return 1
+    if progress.reached and progress.all_completed:
+        return 0
+    return None
+
+
+def final_line(result: int, progress: Progress, blocks: DevnetBlocks, log: Path) -> str:
+    if result == 0:
+        return f"settled {blocks.count} blocks up to {blocks.last}; every job Completed: {dict(progress.by_type)}"
+    return f"a job failed, which halts the pipeline: {dict(progress.by_type)}; log {log}:\n{tail(log)}"
+
+
+async def poll(api: OrchestratorApi, core: CoreContract, target: int) -> Progress | None:
+    try:
+        jobs, by_type = await api.counts()
+        return Progress(await core.state_block_number(), target, jobs, by_type)
+    except Exception as exc:  # a missed poll is reported; the next one may work
+        say(f"progress unavailable: {exc}")
+        return None
+
+
 async def watch(
     options: Options, blocks: DevnetBlocks, orchestrator: LoggedProcess, core: CoreContract, stop: asyncio.Event
 ) -> int:
@@ -163,31 +192,25 @@ async def watch(
     api = OrchestratorApi(api_url(options))
     deadline = None if options.timeout is None else time.monotonic() + options.timeout
     last_line = 0.0
-    chain_end_closed = False
+    chain_end_closed = announced = False
     try:
         while not stop.is_set():
             if orchestrator.process is not None and orchestrator.process.poll() is not None:
                 say(f"the orchestrator exited with {orchestrator.process.returncode}:\n{tail(orchestrator.log_path)}")
                 return 1
-            try:
-                jobs, by_type = await api.counts()
-                progress = Progress(await core.state_block_number(), blocks.last, jobs, by_type)
-            except Exception as exc:  # a missed poll is reported; the next one may work
-                say(f"progress unavailable: {exc}")
-                progress = None
-            if progress is not None and not chain_end_closed:
-                chain_end_closed = await close_at_chain_end(api, blocks.last)
-            if progress is not None and time.monotonic() - last_line >= options.interval:
-                say(progress.line(blocks.first))
-                last_line = time.monotonic()
-            if options.until_settled and progress is not None:
-                if progress.stuck:
-                    say(f"a job failed: {dict(progress.by_type)}\n{tail(orchestrator.log_path)}")
-                    return 1
-                if progress.reached and progress.all_completed:
-                    done = dict(progress.by_type)
-                    say(f"settled {blocks.count} blocks up to {blocks.last}; every job Completed: {done}")
-                    return 0
+            progress = await poll(api, core, blocks.last)
+            if progress is not None:
+                if not chain_end_closed:
+                    chain_end_closed = await close_at_chain_end(api, blocks.last)
+                if time.monotonic() - last_line >= options.interval:
+                    say(progress.line(blocks.first))
+                    last_line = time.monotonic()
+                result = outcome(progress)
+                if result is not None and not announced:
+                    say(final_line(result, progress, blocks, orchestrator.log_path))
+                    announced = True
+                if options.until_settled and result is not None:
+                    return result
             if deadline is not None and time.monotonic() > deadline:
                 say(f"timed out after {options.timeout:.0f}s")
                 return 1 if options.until_settled else 0
