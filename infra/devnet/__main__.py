@@ -64,15 +64,18 @@ class Options:
 
 
 def parse_args(argv: list[str] | None) -> Options:
-    parser = argparse.ArgumentParser(prog="python -m infra.devnet", description=(__doc__ or "").split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.devnet",
+        description="Settle recorded Starknet blocks on a local L1 (anvil) through the orchestrator's real pipeline.",
+    )
     parser.add_argument("--blocks", type=int, default=12, help="how many recorded blocks to settle (default 12)")
-    parser.add_argument("--port", type=int, default=3000, help="the orchestrator's HTTP API port (0: a free one)")
+    parser.add_argument("--port", type=int, default=3000, help="the orchestrator's API port (default 3000; 0: any)")
     parser.add_argument("--data-dir", type=Path, default=None, help="an empty or new directory for the run's data")
     parser.add_argument(
         "--fixtures", type=Path, default=REPO / "tests" / "fixtures", help=f"holds the recording {RECORDING}"
     )
     parser.add_argument("--until-settled", action="store_true", help="exit once every block is settled and done")
-    parser.add_argument("--timeout", type=float, default=None, help="give up after this many seconds (exit 1)")
+    parser.add_argument("--timeout", type=float, default=None, help="stop after this many seconds (exit 1 if settling)")
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between progress lines")
     parser.add_argument(
         "--l1-url",
