@@ -5,11 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+DEVNET_ARGS ?=
 
 .PHONY: install run test unit bench lint services-install clean help
 
 help:
-	@echo "make run      install and run the orchestrator on the embedded local profile"
+	@echo "make run      install and run the devnet: recorded L2 blocks settled on a local L1"
 	@echo "make test     install, start the real test services, run the whole suite"
 	@echo "make unit     unit tests only (no services)"
 	@echo "make bench    benchmarks (prints tables)"
@@ -26,9 +27,11 @@ install: $(STAMP)
 services-install: install
 	bash scripts/install-test-services.sh
 
+# The devnet: anvil with the test core contract, the recorded L2 blocks, and the orchestrator on the
+# local profile settling them through the whole pipeline. DEVNET_ARGS="--blocks 4 --until-settled" to stop.
 run: install
-	$(BIN)/orchestrator setup --profile local
-	$(BIN)/orchestrator run --profile local
+	bash scripts/install-node-tools.sh
+	$(BIN)/python -m infra.devnet $(DEVNET_ARGS)
 
 test: services-install
 	CI=$${CI:-} $(BIN)/pytest $(PYTEST_ARGS)

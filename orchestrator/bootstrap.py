@@ -383,12 +383,13 @@ def build_prover(settings: Settings) -> Any:
 
     if p.mock_verifier_address:
         s = settings.settlement
-        if not (s.ethereum_settlement_rpc_url and s.ethereum_private_key):
-            raise ConfigError("the mock verifier uses the Ethereum settlement RPC URL and private key")
+        key = p.mock_verifier_private_key or s.ethereum_private_key
+        if not (s.ethereum_settlement_rpc_url and key):
+            raise ConfigError("the mock verifier uses the Ethereum settlement RPC URL and a private key")
         registrar = Web3FactRegistry(
             s.ethereum_settlement_rpc_url.get_secret_value(),
             p.mock_verifier_address,
-            private_key=s.ethereum_private_key.get_secret_value(),
+            private_key=key.get_secret_value(),
         )
         return MockProverClient(registrar)
     return MockProverClient()

@@ -308,6 +308,10 @@ class ProverSettings(_Area):
     atlantic_sharp_prover: Literal["stone", "stwo"] = "stone"
     atlantic_artifacts_base_url: str = "https://storage.googleapis.com/hero-atlantic-bucket"
     mock_verifier_address: str | None = None
+    mock_verifier_private_key: SecretStr | None = _secret(
+        description="key of the mock prover's fact registrations (default: the Ethereum settlement key); a key "
+        "of its own keeps its transactions from racing the settlement transactions for a nonce"
+    )
 
     @field_validator("prover", mode="before")
     @classmethod

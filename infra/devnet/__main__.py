@@ -45,6 +45,7 @@ from orchestrator.clients.snos.devnet import DEVNET_PROGRAM_HASH
 #: anvil dev account 1 (unlocked) deploys, so the operator's (account 0) nonces are the pipeline's alone.
 DEPLOYER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 OPERATOR_KEY = DEV_PRIVATE_KEYS[0]
+VERIFIER_KEY = DEV_PRIVATE_KEYS[1]
 #: Interval mining, so that confirmations (blocks on top of a receipt's) keep coming without traffic.
 L1_BLOCK_TIME = 1
 #: The run's description in its data directory (addresses, URLs, block range).
@@ -129,6 +130,7 @@ async def start(stack: AsyncExitStack, options: Options, blocks: DevnetBlocks) -
         node_url=node.url,
         l1_url=l1_url,
         operator_key=OPERATOR_KEY,
+        verifier_key=VERIFIER_KEY,
         core_address=deployment.core,
         registry_address=deployment.registry,
         first_block=blocks.first,

@@ -21,6 +21,9 @@ class Wiring:
     node_url: str
     l1_url: str
     operator_key: str
+    #: the mock prover's fact registrations use a key of their own, so they never race the settlement
+    #: transactions for a nonce
+    verifier_key: str
     core_address: str
     registry_address: str
     first_block: int
@@ -77,6 +80,7 @@ def _wired(wiring: Wiring) -> dict[str, str]:
         "SNOS_RUNNER": "devnet",
         "PROVER": "mock",
         "MOCK_VERIFIER_ADDRESS": wiring.registry_address,
+        "MOCK_VERIFIER_PRIVATE_KEY": wiring.verifier_key,
         "SETTLEMENT_LAYER": "ethereum",
         "ETHEREUM_SETTLEMENT_RPC_URL": wiring.l1_url,
         "ETHEREUM_PRIVATE_KEY": wiring.operator_key,
