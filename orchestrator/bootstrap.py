@@ -59,6 +59,15 @@ class Container:
         await self.infra.queue.setup()
         await self.infra.storage.setup()
 
+    def service_metrics(self) -> list[dict[str, Any]]:
+        """Snapshots of the counters and circuit state of every external-service client."""
+        snapshots: list[dict[str, Any]] = []
+        for client in self.extras.get("closers", []):
+            source = getattr(client, "service_metrics", None)
+            if source is not None:
+                snapshots.extend(m.snapshot() for m in source())
+        return snapshots
+
     async def close(self) -> None:
         for client in self.extras.get("closers", []):
             close = getattr(client, "close", None)

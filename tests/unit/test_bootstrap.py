@@ -130,6 +130,7 @@ async def test_pipeline_is_built_when_a_node_is_configured(tmp_path: Path, layer
     expected |= {JobType.AGGREGATOR} if layer == "l2" else {JobType.PROOF_REGISTRATION, JobType.DATA_SUBMISSION}
     assert set(container.engine.handlers) == expected
     assert set(container.dispatcher.triggers) == set(LAYER_TRIGGERS[Layer(layer)])
+    assert "l2-node" in {m["service"] for m in container.service_metrics()}, "the node's circuit is visible"
     await container.close()
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from orchestrator.clients.http import NO_RETRY, BreakerConfig, ServiceGuard, ServiceMetrics
 from orchestrator.core.errors import ServiceUnavailableError
 from orchestrator.core.madara.node import L2NodeError
 
@@ -46,12 +47,28 @@ def _check_status(url: str, status: int, body: str) -> None:
 
 
 class JsonRpcClient:
-    def __init__(self, url: str, *, timeout_seconds: float, session: aiohttp.ClientSession | None = None) -> None:
+    """Every request goes through a circuit breaker: a node that keeps failing is not hammered, calls
+    fail fast until the cool-down lets a probe through. Retries stay with the callers (no retry here)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_seconds: float,
+        session: aiohttp.ClientSession | None = None,
+        breaker: BreakerConfig | None = None,
+        service_name: str = "l2-node",
+    ) -> None:
         self.url = url
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._session = session
         self._owns_session = session is None
         self._ids = itertools.count(1)
+        self.guard = ServiceGuard(service_name, retry=NO_RETRY, breaker=breaker)
+
+    @property
+    def metrics(self) -> ServiceMetrics:
+        return self.guard.metrics
 
     def _client(self) -> aiohttp.ClientSession:
         # Created lazily: a ClientSession must be made inside the running event loop.
@@ -65,7 +82,10 @@ class JsonRpcClient:
             await self._session.close()
 
     async def get_json(self, url: str) -> Any:
-        """GET a JSON document (the feeder gateway shares the session and timeout)."""
+        """GET a JSON document (the feeder gateway shares the session, timeout and circuit)."""
+        return await self.guard.call("GET", lambda: self._get_json(url))
+
+    async def _get_json(self, url: str) -> Any:
         try:
             async with self._client().get(url, timeout=self._timeout) as response:
                 body = await response.text()
@@ -75,6 +95,10 @@ class JsonRpcClient:
         return _parse_json(url, body)
 
     async def _post(self, payload: Any, what: str) -> Any:
+        operation = what.split(" ")[-1] if what.startswith("batch of") else what
+        return await self.guard.call(operation, lambda: self._post_once(payload, what))
+
+    async def _post_once(self, payload: Any, what: str) -> Any:
         try:
             async with self._client().post(self.url, json=payload, timeout=self._timeout) as response:
                 body = await response.text()

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
+from orchestrator.clients.http import BreakerConfig, ServiceMetrics
 from orchestrator.clients.node.jsonrpc import JsonRpcClient, JsonRpcError, RpcCall
 from orchestrator.core.errors import ServiceUnavailableError
 from orchestrator.core.madara.node import BlockNotFoundError, ChainDetails, L2NodeError
@@ -66,10 +67,11 @@ class MadaraNodeClient:
         retry_delay_seconds: float = 2.0,
         chain_details_retry_seconds: float = 5.0,
         chain_details_timeout_seconds: float = 300.0,
+        breaker: BreakerConfig | None = None,
     ) -> None:
         if batch_size < 1 or max_concurrent_batches < 1 or batch_retries < 1:
             raise ValueError("batch_size, max_concurrent_batches and batch_retries must be at least 1")
-        self._rpc = JsonRpcClient(rpc_url, timeout_seconds=request_timeout_seconds)
+        self._rpc = JsonRpcClient(rpc_url, timeout_seconds=request_timeout_seconds, breaker=breaker)
         self._gateway = (feeder_gateway_url or rpc_url).rstrip("/")
         self._batch_size = batch_size
         self._max_concurrent = max_concurrent_batches
@@ -81,6 +83,10 @@ class MadaraNodeClient:
     @property
     def rpc_url(self) -> str:
         return self._rpc.url
+
+    def service_metrics(self) -> list[ServiceMetrics]:
+        """Counters and circuit state of the node's RPC and feeder gateway (one circuit for both)."""
+        return [self._rpc.metrics]
 
     async def close(self) -> None:
         await self._rpc.close()

@@ -100,7 +100,12 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    app = create_app(container.engine, settings.server.admin_enabled, settings.service.max_priority_queue_size)
+    app = create_app(
+        container.engine,
+        settings.server.admin_enabled,
+        settings.service.max_priority_queue_size,
+        service_metrics=container.service_metrics,
+    )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.server.host, settings.server.port)

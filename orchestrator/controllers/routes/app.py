@@ -27,6 +27,7 @@ log = logging.getLogger("orchestrator.http")
 ENGINE: web.AppKey[JobEngine] = web.AppKey("engine", JobEngine)
 ADMIN: web.AppKey[bool] = web.AppKey("admin", bool)
 MAX_PRIORITY: web.AppKey[int] = web.AppKey("max_priority", int)
+METRICS: web.AppKey[Callable[[], list[dict[str, Any]]]] = web.AppKey("metrics")
 
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 
@@ -114,6 +115,11 @@ def _int_param(request: web.Request, name: str) -> int:
 # --- public -------------------------------------------------------------------------------------
 async def health(request: web.Request) -> web.Response:
     return web.Response(text="UP")
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Counters and circuit-breaker state of every external service the process talks to."""
+    return envelope({"services": request.app[METRICS]()})
 
 
 async def process(request: web.Request) -> web.Response:
@@ -291,12 +297,19 @@ async def admin_close_open_batches(request: web.Request) -> web.Response:
     return envelope({"snos_batches_closed": len(snos), "aggregator_batches_closed": len(aggs)})
 
 
-def create_app(engine: JobEngine, admin_enabled: bool = False, max_priority_queue_size: int = 20) -> web.Application:
+def create_app(
+    engine: JobEngine,
+    admin_enabled: bool = False,
+    max_priority_queue_size: int = 20,
+    service_metrics: Callable[[], list[dict[str, Any]]] = list,
+) -> web.Application:
     app = web.Application(middlewares=[errors_and_trace])
     app[ENGINE] = engine
     app[ADMIN] = admin_enabled
     app[MAX_PRIORITY] = max_priority_queue_size
+    app[METRICS] = service_metrics
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
     for prefix in ("", "/api/v1"):
         app.router.add_get(prefix + "/jobs/{id}/process", process)
         app.router.add_get(prefix + "/jobs/{id}/verify", verify)

@@ -149,3 +149,14 @@ async def test_admin_bulk_operations(container: Container) -> None:
         assert (await r.json())["data"] == {"snos_batches_closed": 1, "aggregator_batches_closed": 0}
     finally:
         await client.close()
+
+
+async def test_metrics_lists_the_external_services(container: Container) -> None:
+    snapshot = {"service": "l2-node", "breaker_state": "closed", "calls": {"starknet_blockNumber": 2}}
+    client = TestClient(TestServer(create_app(container.engine, service_metrics=lambda: [snapshot])))
+    await client.start_server()
+    try:
+        r = await client.get("/metrics")
+        assert r.status == 200 and (await r.json())["data"] == {"services": [snapshot]}
+    finally:
+        await client.close()
