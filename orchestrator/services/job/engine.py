@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from orchestrator.core.clients.alerts import AlertClient
 from orchestrator.core.clients.database import DatabaseClient
@@ -367,8 +368,6 @@ class JobEngine:
         Duplicates are harmless: a message only acts on a job in a status it applies to, and claiming
         is a compare-and-swap.
         """
-        from datetime import UTC, datetime
-
         now = self.clock()
         max_delay = max((h.verification_polling_delay_seconds for h in self.handlers.values()), default=0)
         quiet = self.params.visibility_timeout_seconds + self.params.retry_delay_seconds + max_delay
