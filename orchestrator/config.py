@@ -183,7 +183,9 @@ class SnosSettings(_Area):
     versioned_constants_path: Path | None = None
     snos_layout_name: str = "all_cairo"
     prover_layout_name: str = "dynamic"
-    snos_runner: Literal["command", "devnet"] = Field("devnet", description="how the Starknet OS is run")
+    snos_runner: Literal["command", "devnet"] = Field(
+        "command", description="how the Starknet OS is run: command (the real OS) or devnet (a stand-in, local only)"
+    )
     snos_command: str | None = Field(None, description="command template of the command runner")
     snos_timeout_seconds: int = Field(3600, ge=1)
 
@@ -473,8 +475,11 @@ def run_problems(settings: Settings) -> list[str]:
         need(p.atlantic_network, "ATLANTIC_NETWORK", "when the prover is atlantic")
     if p.prover is ProverKind.MOCK and settings.service.store_audit_artifacts:
         problems.append(f"{PREFIX}STORE_AUDIT_ARTIFACTS: cannot be used with the mock prover")
-    if settings.snos.snos_runner == "command":
+    pipeline = bool(settings.madara.madara_rpc_url)
+    if pipeline and settings.snos.snos_runner == "command":
         need(settings.snos.snos_command, "SNOS_COMMAND", "when the SNOS runner is command")
     if settings.general.profile is Profile.AWS:
         need(settings.madara.madara_rpc_url, "MADARA_RPC_URL", "with the aws profile")
+        if settings.snos.snos_runner == "devnet":
+            problems.append(f"{PREFIX}SNOS_RUNNER: the devnet stand-in for the OS runs on the local profile only")
     return problems

@@ -40,7 +40,9 @@ def test_node_needs_its_url() -> None:
 
 def test_snos_runner_kinds() -> None:
     node = build_node(settings(MADARA_RPC_URL="http://127.0.0.1:9944"))
-    assert isinstance(build_snos_runner(settings(), node), DevnetSnosRunner)
+    assert isinstance(build_snos_runner(settings(SNOS_RUNNER="devnet"), node), DevnetSnosRunner)
+    with pytest.raises(ConfigError, match="SNOS_COMMAND"):
+        build_snos_runner(settings(), node)
     runner = build_snos_runner(settings(SNOS_RUNNER="command", SNOS_COMMAND="os --from {start_block}"), node)
     assert isinstance(runner, CommandSnosRunner)
 
@@ -121,6 +123,7 @@ async def test_pipeline_is_built_when_a_node_is_configured(tmp_path: Path, layer
         DATA_DIR=str(tmp_path),
         LAYER=layer,
         MADARA_RPC_URL="http://127.0.0.1:9944",
+        SNOS_RUNNER="devnet",
         ETHEREUM_SETTLEMENT_RPC_URL="http://127.0.0.1:8545",
         ETHEREUM_PRIVATE_KEY="0x" + "11" * 32,
         L1_CORE_CONTRACT_ADDRESS="0x" + "22" * 20,

@@ -100,6 +100,17 @@ def test_run_requirements_depend_on_the_prover() -> None:
     problems = run_problems(s)
     assert any("SHARP_URL" in p for p in problems)
     assert run_problems(load_settings(environ={}, env_file=None)) == []
+    with_node = load_settings(environ={"MADARA_ORCHESTRATOR_MADARA_RPC_URL": "http://n"}, env_file=None)
+    assert any("SNOS_COMMAND" in p for p in run_problems(with_node)), "the real OS runs by default"
+    aws_devnet = load_settings(
+        environ={
+            "MADARA_ORCHESTRATOR_PROFILE": "aws",
+            "MADARA_ORCHESTRATOR_MADARA_RPC_URL": "http://n",
+            "MADARA_ORCHESTRATOR_SNOS_RUNNER": "devnet",
+        },
+        env_file=None,
+    )
+    assert any("SNOS_RUNNER" in p for p in run_problems(aws_devnet)), "no stand-in in production"
 
 
 def test_cli_reports_bad_settings_without_traceback(tmp_path: Path) -> None:
