@@ -122,31 +122,31 @@ async def metrics(request: web.Request) -> web.Response:
     return envelope({"services": request.app[METRICS]()})
 
 
-async def process(request: web.Request) -> web.Response:
+JobAction = Callable[[JobEngine, uuid.UUID, QueueType | None], Awaitable[Any]]
+
+
+async def _queue_job(request: web.Request, action: JobAction, priority_queue: QueueType, what: str) -> web.Response:
+    """The shape of the three job routes: the id, the optional priority queue, the action, the message."""
     job_id = _job_id(request)
     priority = _priority(request)
-    queue = await _priority_queue(request, QueueType.PRIORITY_PROCESSING_QUEUE) if priority else None
-    await request.app[ENGINE].queue_for_processing(job_id, queue)
-    return envelope(message=f"Job with id {job_id} queued for {'PRIORITY' if priority else 'normal'} processing")
+    queue = await _priority_queue(request, priority_queue) if priority else None
+    await action(request.app[ENGINE], job_id, queue)
+    return envelope(message=f"Job with id {job_id} queued for {'PRIORITY' if priority else 'normal'} {what}")
+
+
+async def process(request: web.Request) -> web.Response:
+    return await _queue_job(request, JobEngine.queue_for_processing, QueueType.PRIORITY_PROCESSING_QUEUE, "processing")
 
 
 async def verify(request: web.Request) -> web.Response:
-    job_id = _job_id(request)
-    priority = _priority(request)
-    queue = await _priority_queue(request, QueueType.PRIORITY_VERIFICATION_QUEUE) if priority else None
-    await request.app[ENGINE].reverify_job(job_id, queue)
-    return envelope(message=f"Job with id {job_id} queued for {'PRIORITY' if priority else 'normal'} verification")
+    return await _queue_job(request, JobEngine.reverify_job, QueueType.PRIORITY_VERIFICATION_QUEUE, "verification")
 
 
 async def retry(request: web.Request) -> web.Response:
-    job_id = _job_id(request)
-    priority = _priority(request)
-    queue = await _priority_queue(request, QueueType.PRIORITY_PROCESSING_QUEUE) if priority else None
     try:
-        await request.app[ENGINE].retry_job(job_id, queue)
+        return await _queue_job(request, JobEngine.retry_job, QueueType.PRIORITY_PROCESSING_QUEUE, "retry")
     except InvalidJobStatusError as exc:
         raise ApiError(400, f"Invalid status: {exc}") from None
-    return envelope(message=f"Job with id {job_id} queued for {'PRIORITY' if priority else 'normal'} retry")
 
 
 async def jobs_by_status(request: web.Request) -> web.Response:
