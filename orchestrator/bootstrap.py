@@ -185,6 +185,7 @@ def build_pipeline(
     import json
     from functools import partial
 
+    from orchestrator.clients.node.madara import MadaraNodeClient
     from orchestrator.config import ProverKind
     from orchestrator.core.madara.prover import CreateBucketTask
     from orchestrator.core.models.queue import Layer
@@ -208,14 +209,10 @@ def build_pipeline(
     snos_url = settings.snos.rpc_for_snos or settings.madara.madara_rpc_url or ""
     closers: list[Any] = [node, prover, settlement]
     if settings.snos.rpc_for_snos and settings.snos.rpc_for_snos != settings.madara.madara_rpc_url:
-        from orchestrator.clients.node.madara import MadaraNodeClient
-
         snos_node = MadaraNodeClient(settings.snos.rpc_for_snos)
         closers.append(snos_node)
     backup = None
     if settings.snos.rpc_for_snos_backup:
-        from orchestrator.clients.node.madara import MadaraNodeClient
-
         backup_node = MadaraNodeClient(settings.snos.rpc_for_snos_backup)
         closers.append(backup_node)
         backup = SnosRpc(settings.snos.rpc_for_snos_backup, backup_node)
@@ -283,8 +280,6 @@ def build_pipeline(
     )
     replay = None
     if settings.madara.replay_bounds_rpc_url:
-        from orchestrator.clients.node.madara import MadaraNodeClient
-
         replay = MadaraNodeClient(settings.madara.replay_bounds_rpc_url)
         closers.append(replay)
     triggers = build_triggers(
