@@ -7,10 +7,12 @@ Per run, under the lock "SnosBatchingWorker":
 - L3: blocks from the last SNOS batch end + 1 up to the chain head (no aggregator batches).
 Both are bounded by min/max block and `max_batch_processing_size`.
 
-The open batch closes, and the block starts the next one, when `fixed_blocks_per_snos_batch` is set and
-reached (then nothing else is checked), or: a gap, the batch is closed or from another orchestrator
-version, the Starknet version changed, `max_blocks_per_snos_batch` reached, the batch is older than
-`max_batch_time_seconds`, another aggregator batch, or the summed bouncer weights over the limit.
+The open batch closes, and the block starts the next one, on a gap, when the batch is closed or from
+another orchestrator version, or the block is in another aggregator batch; then, when
+`fixed_blocks_per_snos_batch` is set, only on reaching it; otherwise when the Starknet version changed,
+`max_blocks_per_snos_batch` is reached, the batch is older than `max_batch_time_seconds`, or the summed
+bouncer weights are over the limit. (The reference lets the fixed size override the aggregator
+boundary, so a SNOS batch could span two aggregator batches.)
 Batches are written with `update_or_create_snos_batch` (which keeps the block lookups in sync).
 """
 
@@ -236,27 +238,29 @@ class SnosBatching:
         aggregator_index: int | None,
     ) -> SnosBatch | CloseReason:
         """The batch with the block added, or why the block cannot join it."""
-        fixed = self.params.fixed_blocks_per_snos_batch
-        if fixed is not None:
-            # A fixed size overrides every other rule (the weights are not accumulated then).
-            if batch.num_blocks >= fixed:
-                return CloseReason.FIXED_SIZE
-            return self._grown(batch, block_number, BouncerWeights())
+        # The structural rules hold whatever the size rule: a closed batch, another version's, or another
+        # aggregator batch's is never extended.
         if batch.status is not SnosBatchStatus.OPEN:
             return CloseReason.CLOSED
         if batch.orchestrator_version != self.params.orchestrator_version:
             return CloseReason.ORCHESTRATOR_VERSION
+        if batch.aggregator_batch_index is not None:
+            if aggregator_index is None:
+                raise BatchingError(f"block {block_number} has no aggregator batch while SNOS batching on L2")
+            if aggregator_index != batch.aggregator_batch_index:
+                return CloseReason.AGGREGATOR_BATCH
+        fixed = self.params.fixed_blocks_per_snos_batch
+        if fixed is not None:
+            # A fixed size overrides the other size rules (the weights are not accumulated then).
+            if batch.num_blocks >= fixed:
+                return CloseReason.FIXED_SIZE
+            return self._grown(batch, block_number, BouncerWeights())
         if version != parse_starknet_version(batch.starknet_version):
             return CloseReason.STARKNET_VERSION
         if batch.num_blocks >= self.params.max_blocks_per_snos_batch:
             return CloseReason.MAX_BLOCKS
         if age_seconds(batch.created_at, self.clock) >= self.params.max_batch_time_seconds:
             return CloseReason.TIME_LIMIT
-        if batch.aggregator_batch_index is not None:
-            if aggregator_index is None:
-                raise BatchingError(f"block {block_number} has no aggregator batch while SNOS batching on L2")
-            if aggregator_index != batch.aggregator_batch_index:
-                return CloseReason.AGGREGATOR_BATCH
         combined = add_bouncer_weights(batch.builtin_weights, weights)
         if not bouncer_weights_fit(combined, self.params.bouncer_weights_limit):
             return CloseReason.WEIGHTS

@@ -236,3 +236,19 @@ async def test_lock_held_elsewhere_skips_and_a_failure_releases_it(env: Env) -> 
     with pytest.raises(ConnectionError):
         await batching(env, Layer.L3).run()
     assert await env.lock.holder(LOCK_KEY) is None
+
+
+async def test_l2_fixed_size_still_never_spans_two_aggregator_batches(env: Env) -> None:
+    # Defect 4 (issue 9): the fixed-size shortcut returned before the aggregator-boundary check.
+    env.chain.extend(9)
+    await add_aggregator_batch(env, 1, 0, 2)
+    await add_aggregator_batch(env, 2, 3, 8, status=AggregatorBatchStatus.OPEN)
+    await batching(env, Layer.L2, replace(PARAMS, fixed_blocks_per_snos_batch=2)).run()
+    assert await ranges(env) == [
+        (1, 0, 1, 1, CLOSED),
+        (2, 2, 2, 1, CLOSED),  # cut at the aggregator batch's end, short of the fixed size
+        (3, 3, 4, 2, CLOSED),
+        (4, 5, 6, 2, CLOSED),
+        (5, 7, 8, 2, OPEN),
+    ]
+
