@@ -45,6 +45,7 @@ from orchestrator.core.errors import (
     ServiceUnavailableError,
     VersionConflictError,
 )
+from orchestrator.core.models.audit import AuditEntry
 from orchestrator.core.models.batch import (
     AggregatorBatch,
     AggregatorBatchStatus,
@@ -61,6 +62,7 @@ JOBS = "jobs"
 SNOS_BATCHES = "snos_batches"
 AGGREGATOR_BATCHES = "aggregator_batches"
 BLOCK_BATCH_LOOKUPS = "block_batch_lookups"
+AUDIT_LOG = "audit_log"
 
 #: How many candidates one round of an anti-join reads; bounds every scan's memory and latency.
 ANTI_JOIN_WINDOW = 500
@@ -103,6 +105,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("block_number", ASCENDING)], name="block_number_unique", unique=True),
         IndexModel([("snos_batch_index", ASCENDING)], name="snos_batch_index_1"),
         IndexModel([("aggregator_batch_index", ASCENDING)], name="aggregator_batch_index_1"),
+    ],
+    AUDIT_LOG: [
+        IndexModel([("at_ts", DESCENDING)], name="at_ts_-1"),
+        IndexModel([("actor", ASCENDING), ("at_ts", DESCENDING)], name="actor_at_ts"),
     ],
 }
 
@@ -533,6 +539,21 @@ class MongoDatabaseClient:
                 break
             low, inclusive = window[-1].index, False
         return result[: max(0, limit)]
+
+    # --- audit log ------------------------------------------------------------------------------
+    async def add_audit_entry(self, entry: AuditEntry) -> None:
+        # Plain JSON fields plus a float for sorting: the test server keeps both as written.
+        doc = entry.model_dump(mode="json")
+        doc["at_ts"] = entry.at.timestamp()
+        await self._coll(AUDIT_LOG).insert_one(doc)
+
+    async def get_audit_entries(self, limit: int, actor: str | None = None) -> list[AuditEntry]:
+        if limit <= 0:  # MongoDB reads limit(0) as "no limit"
+            return []
+        query: Doc = {} if actor is None else {"actor": actor}
+        cursor = self._coll(AUDIT_LOG).find(query, {"_id": False, "at_ts": False})
+        docs = await cursor.sort([("at_ts", DESCENDING)]).limit(limit).to_list(None)
+        return [AuditEntry.model_validate(d) for d in docs]
 
     # --- batches: writes --------------------------------------------------------------------------
     async def _set_status(self, collection: str, index: int, status: str, what: str) -> Doc:

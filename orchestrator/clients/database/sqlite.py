@@ -26,6 +26,7 @@ from orchestrator.core.errors import (
     NotFoundError,
     VersionConflictError,
 )
+from orchestrator.core.models.audit import AuditEntry
 from orchestrator.core.models.batch import (
     AggregatorBatch,
     AggregatorBatchStatus,
@@ -104,6 +105,14 @@ CREATE TABLE IF NOT EXISTS block_batch_lookups (
 );
 CREATE INDEX IF NOT EXISTS lookups_snos ON block_batch_lookups (snos_batch_index);
 CREATE INDEX IF NOT EXISTS lookups_aggregator ON block_batch_lookups (aggregator_batch_index);
+
+CREATE TABLE IF NOT EXISTS audit_log (
+    id TEXT PRIMARY KEY,
+    at REAL NOT NULL,
+    actor TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
 """
 
 _JOB_COLUMNS = (
@@ -555,6 +564,21 @@ class SqliteDatabaseClient:
         sql = f"SELECT s.data FROM snos_batches s{where.sql()} ORDER BY s.batch_index ASC{_limit(limit)}"
         rows = await self._db.read(lambda conn: conn.execute(sql, where.params).fetchall())
         return [SnosBatch.model_validate_json(r["data"]) for r in rows]
+
+    # --- audit log ------------------------------------------------------------------------------
+    async def add_audit_entry(self, entry: AuditEntry) -> None:
+        row = (str(entry.id), _ts(entry.at), entry.actor, entry.model_dump_json())
+        await self._db.write(
+            lambda conn: conn.execute("INSERT INTO audit_log (id, at, actor, data) VALUES (?, ?, ?, ?)", row)
+        )
+
+    async def get_audit_entries(self, limit: int, actor: str | None = None) -> list[AuditEntry]:
+        where = _Where()
+        if actor is not None:
+            where.add("actor = ?", actor)
+        sql = f"SELECT data FROM audit_log{where.sql()} ORDER BY at DESC, rowid DESC{_limit(limit)}"
+        rows = await self._db.read(lambda conn: conn.execute(sql, where.params).fetchall())
+        return [AuditEntry.model_validate_json(r["data"]) for r in rows]
 
 
 # --- batch writes (run inside a write transaction) ----------------------------------------------

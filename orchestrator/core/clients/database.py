@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from orchestrator.core.errors import OrchestratorError
+from orchestrator.core.models.audit import AuditEntry
 from orchestrator.core.models.batch import (
     AggregatorBatch,
     AggregatorBatchStatus,
@@ -191,3 +192,10 @@ class DatabaseClient(Protocol):
         min_index: int = 0,
     ) -> list[SnosBatch]:
         """Batches in `status` with no SnosRun job whose internal_id is the batch index, ascending."""
+
+    # --- audit log (admin actions) ------------------------------------------------------------
+    async def add_audit_entry(self, entry: AuditEntry) -> None:
+        """Append one admin action; entries are never changed."""
+
+    async def get_audit_entries(self, limit: int, actor: str | None = None) -> list[AuditEntry]:
+        """The newest `limit` entries (optionally of one actor), newest first."""
