@@ -53,7 +53,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def call(session: aiohttp.ClientSession, url: str, method: str, params: Any = None) -> str:
-    """"ok", "503" or "disconnected": what the caller saw."""
+    """ "ok", "503" or "disconnected": what the caller saw."""
     body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}
     try:
         async with session.post(url, json=body) as response:
@@ -112,7 +112,9 @@ async def test_the_same_seed_gives_the_same_faults_at_about_the_configured_rates
     assert len(upstream.received) == 2 * (200 - first.count("503"))
 
 
-async def test_an_outage_refuses_every_request_until_it_ends(upstream: Upstream, session: aiohttp.ClientSession) -> None:
+async def test_an_outage_refuses_every_request_until_it_ends(
+    upstream: Upstream, session: aiohttp.ClientSession
+) -> None:
     now = [100.0]
     async with FaultyProxy(upstream.url, FaultPlan(), clock=lambda: now[0]) as proxy:
         proxy.start_outage(30)
@@ -125,7 +127,9 @@ async def test_an_outage_refuses_every_request_until_it_ends(upstream: Upstream,
     assert proxy.stats.outage == 2
 
 
-async def test_a_scheduled_503_outage_starts_after_its_delay(upstream: Upstream, session: aiohttp.ClientSession) -> None:
+async def test_a_scheduled_503_outage_starts_after_its_delay(
+    upstream: Upstream, session: aiohttp.ClientSession
+) -> None:
     now = [0.0]
     plan = FaultPlan(outage_after=10, outage_seconds=5, outage_mode="503")
     async with FaultyProxy(upstream.url, plan, clock=lambda: now[0]) as proxy:
