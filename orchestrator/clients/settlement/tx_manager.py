@@ -14,6 +14,10 @@ The rules, in the order they matter:
   FeeCapExceededError, never a silent overspend.
 - **Success** is a receipt with status 1 for any of the attempts and `confirmations` blocks on top
   of it; status 0 is a rejection with the revert reason when the node gives one.
+- **A lagging receipt is "not yet".** Load-balanced RPCs often report the account nonce past ours
+  before any of their backends serves the receipt. Only when no recorded attempt has a receipt
+  after `receipt_lag_timeout` seconds of asking is the nonce called consumed by a foreign
+  transaction (as OP Stack's txmgr: one nonce, bumps on it, never a conflicting transaction).
 """
 
 from __future__ import annotations
@@ -25,19 +29,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
-from web3 import AsyncWeb3
-from web3.exceptions import TransactionNotFound, Web3RPCError
+from web3.exceptions import Web3RPCError
 
-from orchestrator.clients.settlement.blob_tx import BlobSidecar, SignedBlobTx, sign_blob_tx
-from orchestrator.clients.settlement.fees import (
-    DEFAULT_GAS_LIMIT,
-    DEFAULT_PRIORITY_FEE_WEI,
-    Fees,
-    bumped_fees,
-    gas_multiplier_label,
-    initial_fees,
-)
+from orchestrator.clients.http.retry import RetryConfig, retry_with_backoff
+from orchestrator.clients.settlement.blob_tx import SignedBlobTx, sign_blob_tx
+from orchestrator.clients.settlement.fees import Fees, bumped_fees, gas_multiplier_label
+from orchestrator.clients.settlement.tx_chain import BlobTxRequest, ChainAccess, TxManagerConfig
 from orchestrator.core.madara.settlement import (
     AttemptsSink,
     FeeCapExceededError,
@@ -50,27 +47,11 @@ from orchestrator.core.models.metadata import TxAttempt, TxAttemptStatus
 
 log = logging.getLogger(__name__)
 
+__all__ = ["BlobTxManager", "BlobTxRequest", "TxManagerConfig"]
+
 _UNDERPRICED = ("underpriced", "fee too low", "less than block base fee", "max fee per gas less than")
 _ALREADY_KNOWN = ("already known", "already imported", "known transaction")
 _NONCE_TOO_LOW = ("nonce too low", "nonce has already been used")
-
-
-@dataclass(frozen=True)
-class TxManagerConfig:
-    gas_limit: int = DEFAULT_GAS_LIMIT
-    priority_fee_wei: int = DEFAULT_PRIORITY_FEE_WEI
-    max_fee_bumps: int = 2
-    max_total_fee_wei: int = 10**16
-    confirmations: int = 3
-    confirmation_timeout: float = 300.0
-    poll_interval: float = 60.0
-
-
-@dataclass(frozen=True)
-class BlobTxRequest:
-    to: str
-    data: bytes
-    sidecar: BlobSidecar
 
 
 def _fees_of(attempt: TxAttempt) -> Fees | None:
@@ -87,20 +68,11 @@ class _Mined:
     receipt: Any
 
 
-class BlobTxManager:
-    def __init__(self, w3: AsyncWeb3, account: LocalAccount, config: TxManagerConfig) -> None:
-        self._w3 = w3
-        self._account = account
-        self._config = config
+class _NoReceiptYet(Exception):
+    """None of our attempts has a receipt (yet): the signal to ask again."""
 
-    @property
-    def address(self) -> str:
-        return str(self._account.address)
 
-    async def pending_nonce(self) -> int:
-        # "pending": a transaction of ours already waiting in the pool is never replaced by accident.
-        return int(await self._w3.eth.get_transaction_count(self._account.address, "pending"))
-
+class BlobTxManager(ChainAccess):
     async def send(
         self,
         request: BlobTxRequest,
@@ -114,46 +86,6 @@ class BlobTxManager:
         (when no earlier attempt has landed): True skips sending."""
         run = _Run(self, request, list(previous_attempts), on_attempt)
         return await run.execute(nonce, already_done)
-
-    # -- chain access, kept small so the run logic reads as the policy it is --
-
-    async def chain_id(self) -> int:
-        return int(await self._w3.eth.chain_id)
-
-    async def fresh_fees(self) -> Fees:
-        block = await self._w3.eth.get_block("latest")
-        blob_base_fee = int(await self._w3.eth.blob_base_fee)
-        return initial_fees(int(block["baseFeePerGas"]), blob_base_fee, self._config.priority_fee_wei)
-
-    async def receipt(self, tx_hash: str) -> Any | None:
-        try:
-            return await self._w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        except TransactionNotFound:
-            return None
-
-    async def latest_nonce(self) -> int:
-        return int(await self._w3.eth.get_transaction_count(self._account.address, "latest"))
-
-    async def block_number(self) -> int:
-        return int(await self._w3.eth.block_number)
-
-    async def broadcast(self, signed: SignedBlobTx) -> None:
-        await self._w3.eth.send_raw_transaction(signed.raw)
-
-    async def revert_reason(self, request: BlobTxRequest, receipt: Any) -> str:
-        """Replays the call at the failing block for the revert message; best effort."""
-        call = {
-            "from": self._account.address,
-            "to": request.to,
-            "data": request.data,
-            "gas": self._config.gas_limit,
-            "blobVersionedHashes": request.sidecar.versioned_hashes,
-        }
-        try:
-            await self._w3.eth.call(call, int(receipt["blockNumber"]) - 1)  # type: ignore[arg-type]
-        except Exception as exc:
-            return str(exc)
-        return "reverted (no reason given)"
 
 
 class _Run:
@@ -292,14 +224,12 @@ class _Run:
                 return None
             if any(s in text for s in _NONCE_TOO_LOW):
                 # One of our earlier attempts may have landed; the wait loop finds it, else it fails.
-                if await self.find_mined() is not None:
+                if await self.await_own_receipt() is not None:
                     return attempt
                 attempt.status = TxAttemptStatus.SUBMISSION_FAILED
                 attempt.error = str(exc)
                 await self.persist()
-                raise self.fail(
-                    NonceConsumedError, f"nonce {self.nonce} was used by a transaction that is not ours"
-                ) from exc
+                raise self.foreign_nonce() from exc
             attempt.status = TxAttemptStatus.SUBMISSION_FAILED
             attempt.error = str(exc)
             await self.persist()
@@ -338,6 +268,34 @@ class _Run:
                 return _Mined(attempt, receipt)
         return None
 
+    async def await_own_receipt(self) -> _Mined | None:
+        """After the nonce moved past ours: ask for every attempt's receipt until one answers or the
+        lag budget is spent. None means no attempt of ours was mined."""
+
+        async def ask() -> _Mined:
+            mined = await self.find_mined()
+            if mined is None:
+                raise _NoReceiptYet
+            return mined
+
+        policy = RetryConfig(base_delay=self.cfg.receipt_lag_poll, timeout=self.cfg.receipt_lag_timeout)
+        try:
+            return await retry_with_backoff(
+                f"receipt of nonce {self.nonce}",
+                ask,
+                config=policy,
+                is_retryable=lambda error: isinstance(error, _NoReceiptYet),
+            )
+        except _NoReceiptYet:
+            return None
+
+    def foreign_nonce(self) -> SettlementError:
+        return self.fail(
+            NonceConsumedError,
+            f"nonce {self.nonce} was used by a transaction that is not ours (no receipt for any of "
+            f"{len(self.sent)} attempt(s) after {self.cfg.receipt_lag_timeout:.0f}s)",
+        )
+
     async def wait_for_receipt(self, current: TxAttempt) -> _Mined | None:
         deadline = (current.sent_at or time.time()) + self.cfg.confirmation_timeout
         while True:
@@ -345,11 +303,11 @@ class _Run:
             if mined is not None:
                 return mined
             if await self.m.latest_nonce() > self.nonce:
-                # The nonce moved: either one of ours was just mined or a foreign transaction took it.
-                mined = await self.find_mined()
+                # The nonce moved: either one of ours was mined (its receipt may lag) or a foreign one took it.
+                mined = await self.await_own_receipt()
                 if mined is not None:
                     return mined
-                raise self.fail(NonceConsumedError, f"nonce {self.nonce} was used by a transaction that is not ours")
+                raise self.foreign_nonce()
             if time.time() >= deadline:
                 return None
             await asyncio.sleep(min(self.cfg.poll_interval, max(0.0, deadline - time.time())) or 0.05)

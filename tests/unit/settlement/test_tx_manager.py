@@ -98,6 +98,8 @@ def _config(**overrides: Any) -> TxManagerConfig:
         "poll_interval": 0.01,
         "max_fee_bumps": 2,
         "max_total_fee_wei": 10**17,
+        "receipt_lag_timeout": 0.3,
+        "receipt_lag_poll": 0.01,
     }
     return TxManagerConfig(**{**base, **overrides})
 
@@ -161,6 +163,67 @@ async def test_a_foreign_transaction_on_the_nonce_is_an_error(request_: BlobTxRe
     chain.broadcast = broadcast_then_steal  # type: ignore[method-assign]
     with pytest.raises(NonceConsumedError, match=f"nonce {NONCE} was used"):
         await _send(chain, request_)
+
+
+class LaggingRpc(FakeChain):
+    """A load-balanced RPC: the backend answering the nonce has the block, the ones answering receipts
+    do not yet. The nonce moves on broadcast; the receipt shows up only after `lag` more asks."""
+
+    def __init__(self, config: TxManagerConfig, lag: int) -> None:
+        super().__init__(config)
+        self.lag = lag
+        self.hidden: dict[str, dict[str, Any]] = {}
+
+    async def broadcast(self, signed: SignedBlobTx) -> None:
+        await super().broadcast(signed)
+        self.block += 1
+        self.hidden[signed.tx_hash] = {"status": 1, "blockNumber": self.block, "blockHash": b"h"}
+        self.nonce_on_chain = NONCE + 1
+
+    async def receipt(self, tx_hash: str) -> Any | None:
+        if tx_hash in self.hidden and self.lag > 0:
+            self.lag -= 1
+            return None
+        return self.hidden.get(tx_hash)
+
+
+async def test_a_receipt_lagging_the_nonce_is_ours_not_foreign(request_: BlobTxRequest) -> None:
+    chain = LaggingRpc(_config(confirmation_timeout=30), lag=5)
+    result = await _send(chain, request_)
+    assert result.tx_hash == chain.broadcasts[0] and result.nonce == NONCE
+    assert len(chain.broadcasts) == 1  # no replacement or second transaction was signed
+    assert [a.status for a in result.attempts] == [TxAttemptStatus.FINALIZED]
+
+
+async def test_a_lagging_receipt_after_nonce_too_low_is_adopted(request_: BlobTxRequest) -> None:
+    """The first attempt landed unseen; its replacement is refused with 'nonce too low' while the
+    receipt still lags: the first attempt is adopted, not reported as foreign."""
+    chain = LaggingRpc(_config(confirmation_timeout=0.05), lag=0)
+    landed: list[str] = []
+    original = chain.broadcast
+
+    async def broadcast(signed: SignedBlobTx) -> None:
+        if landed:
+            chain.broadcasts.append(signed.tx_hash)
+            chain.lag = 4
+            raise Web3RPCError("{'code': -32000, 'message': 'nonce too low'}")
+        await original(signed)
+        landed.append(signed.tx_hash)
+
+    async def receipt(tx_hash: str) -> Any | None:
+        if len(chain.broadcasts) < 2:
+            return None  # the first attempt's receipt is invisible until its replacement is tried
+        return await LaggingRpc.receipt(chain, tx_hash)
+
+    async def latest_nonce() -> int:
+        return NONCE if len(chain.broadcasts) < 2 else NONCE + 1
+
+    chain.broadcast = broadcast  # type: ignore[method-assign]
+    chain.receipt = receipt  # type: ignore[method-assign]
+    chain.latest_nonce = latest_nonce  # type: ignore[method-assign]
+    result = await _send(chain, request_)
+    assert result.tx_hash == landed[0]
+    assert [a.status for a in result.attempts] == [TxAttemptStatus.FINALIZED, TxAttemptStatus.REPLACED]
 
 
 async def test_revert_is_a_rejection_with_the_reason(request_: BlobTxRequest) -> None:
