@@ -87,7 +87,7 @@ async def test_a_dropped_request_reached_the_upstream_before_the_caller_is_disco
     seen: list[tuple[list[str], list[Any], int]] = []
     async with FaultyProxy(upstream.url, FaultPlan(drop_rate=1.0)) as proxy:
         # The hook runs once the upstream answered: the request was forwarded before the drop.
-        proxy.on_forwarded.append(lambda m, p, s: seen.append((m, p, s)) or None)
+        proxy.on_forwarded.append(lambda m, p, s: seen.append((m, p, s)))
         outcome = await call(session, proxy.url, "eth_sendRawTransaction", ["0x03ab"])
     assert outcome == "disconnected"
     assert upstream.received == ["eth_sendRawTransaction"]
