@@ -105,6 +105,7 @@ async def serve(
         settings.server.admin_enabled,
         settings.service.max_priority_queue_size,
         service_metrics=container.service_metrics,
+        batching_lock=container.infra.lock,
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

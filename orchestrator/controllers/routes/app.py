@@ -16,10 +16,13 @@ from typing import Any
 from aiohttp import web
 
 from orchestrator.core.clients.database import AggregatorBatchQuery, SnosBatchQuery
+from orchestrator.core.clients.lock import LockClient
 from orchestrator.core.errors import InvalidJobStatusError, JobNotFoundError, OrchestratorError
 from orchestrator.core.models.batch import AggregatorBatchStatus, SnosBatchStatus
 from orchestrator.core.models.job import JobItem, JobStatus, JobType
 from orchestrator.core.models.queue import QueueType
+from orchestrator.services.block.close_open import close_open_batches
+from orchestrator.services.block.worker_lock import LockBusyError
 from orchestrator.services.job.engine import JobEngine
 
 log = logging.getLogger("orchestrator.http")
@@ -28,6 +31,7 @@ ENGINE: web.AppKey[JobEngine] = web.AppKey("engine", JobEngine)
 ADMIN: web.AppKey[bool] = web.AppKey("admin", bool)
 MAX_PRIORITY: web.AppKey[int] = web.AppKey("max_priority", int)
 METRICS: web.AppKey[Callable[[], list[dict[str, Any]]]] = web.AppKey("metrics")
+BATCHING_LOCK: web.AppKey[LockClient] = web.AppKey("batching_lock")
 
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 
@@ -287,14 +291,15 @@ async def admin_requeue_created(request: web.Request) -> web.Response:
 async def admin_close_open_batches(request: web.Request) -> web.Response:
     if not request.app[ADMIN]:
         raise ApiError(403, "Admin API is disabled (MADARA_ORCHESTRATOR_ADMIN_ENABLED)")
-    db = request.app[ENGINE].db
-    snos = await db.get_snos_batches(SnosBatchQuery(statuses=[SnosBatchStatus.OPEN]))
-    aggs = await db.get_aggregator_batches(AggregatorBatchQuery(statuses=[AggregatorBatchStatus.OPEN]))
-    for s in snos:
-        await db.update_snos_batch_status_by_index(s.index, SnosBatchStatus.CLOSED)
-    for a in aggs:
-        await db.update_aggregator_batch_status_by_index(a.index, AggregatorBatchStatus.CLOSED)
-    return envelope({"snos_batches_closed": len(snos), "aggregator_batches_closed": len(aggs)})
+    lock = request.app.get(BATCHING_LOCK)
+    if lock is None:
+        raise ApiError(503, "Closing batches needs the batching lock, which this server was not given")
+    try:
+        # Under the batching locks: a run in progress would write its in-memory Open batch back.
+        closed = await close_open_batches(request.app[ENGINE].db, lock)
+    except LockBusyError as exc:
+        raise ApiError(409, f"A batching run is in progress: {exc}") from None
+    return envelope({"snos_batches_closed": closed.snos, "aggregator_batches_closed": closed.aggregator})
 
 
 def create_app(
@@ -302,9 +307,12 @@ def create_app(
     admin_enabled: bool = False,
     max_priority_queue_size: int = 20,
     service_metrics: Callable[[], list[dict[str, Any]]] = list,
+    batching_lock: LockClient | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=[errors_and_trace])
     app[ENGINE] = engine
+    if batching_lock is not None:
+        app[BATCHING_LOCK] = batching_lock
     app[ADMIN] = admin_enabled
     app[MAX_PRIORITY] = max_priority_queue_size
     app[METRICS] = service_metrics

@@ -55,7 +55,7 @@ from orchestrator.services.block.blocks import (
 )
 from orchestrator.services.block.params import BatchingParams
 from orchestrator.services.block.storage_layout import batch_blob_dir, batch_blob_file, batch_state_update_file
-from orchestrator.services.block.worker_lock import new_lock_owner, run_locked
+from orchestrator.services.block.worker_lock import AGGREGATOR_BATCHING_LOCK, new_lock_owner, run_locked
 from orchestrator.services.da.batch import compress_state_update
 from orchestrator.services.da.blob import felts_to_blobs
 from orchestrator.services.da.squash import squash
@@ -64,7 +64,7 @@ from orchestrator.services.da.version import StarknetVersion, parse_starknet_ver
 
 log = logging.getLogger("orchestrator.block.aggregator_batching")
 
-LOCK_KEY = "AggregatorBatchingWorker"
+LOCK_KEY = AGGREGATOR_BATCHING_LOCK
 
 #: Opens a prover bucket for a new batch (Atlantic) and returns its id.
 CreateBucket = Callable[[], Awaitable[str]]

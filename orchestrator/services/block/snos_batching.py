@@ -49,12 +49,12 @@ from orchestrator.services.block.blocks import (
     version_text,
 )
 from orchestrator.services.block.params import BatchingParams
-from orchestrator.services.block.worker_lock import new_lock_owner, run_locked
+from orchestrator.services.block.worker_lock import SNOS_BATCHING_LOCK, new_lock_owner, run_locked
 from orchestrator.services.da.version import StarknetVersion, parse_starknet_version
 
 log = logging.getLogger("orchestrator.block.snos_batching")
 
-LOCK_KEY = "SnosBatchingWorker"
+LOCK_KEY = SNOS_BATCHING_LOCK
 
 
 @dataclass

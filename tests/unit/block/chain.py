@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,13 @@ class FakeChain:
         self.blocks: dict[int, FakeBlock] = {}
         self.weight_calls: list[int] = []
         self.fail_on_block: int | None = None
+        #: block -> (entered, release): reading the block's weights sets `entered` and waits for `release`
+        self.gates: dict[int, tuple[asyncio.Event, asyncio.Event]] = {}
+
+    def hold(self, number: int) -> tuple[asyncio.Event, asyncio.Event]:
+        """Pause whoever reads block `number`'s weights until the returned `release` is set."""
+        self.gates[number] = (asyncio.Event(), asyncio.Event())
+        return self.gates[number]
 
     def add(
         self,
@@ -106,6 +114,10 @@ class FakeChain:
 
     async def get_block_bouncer_weights(self, block_number: int) -> BouncerWeights:
         self.weight_calls.append(block_number)
+        if block_number in self.gates:
+            entered, release = self.gates[block_number]
+            entered.set()
+            await release.wait()
         return self._block(block_number).weights.model_copy()
 
     async def get_storage_at_many(self, block_number: int, keys: Sequence[tuple[int, int]]) -> list[int]:

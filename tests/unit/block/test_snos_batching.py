@@ -251,4 +251,3 @@ async def test_l2_fixed_size_still_never_spans_two_aggregator_batches(env: Env) 
         (4, 5, 6, 2, CLOSED),
         (5, 7, 8, 2, OPEN),
     ]
-

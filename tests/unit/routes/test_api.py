@@ -28,7 +28,8 @@ async def container(tmp_path: Path) -> AsyncIterator[Container]:
 
 
 async def client_for(container: Container, admin: bool = False, max_priority: int = 20) -> TestClient:
-    client = TestClient(TestServer(create_app(container.engine, admin, max_priority)))
+    app = create_app(container.engine, admin, max_priority, batching_lock=container.infra.lock)
+    client = TestClient(TestServer(app))
     await client.start_server()
     return client
 
