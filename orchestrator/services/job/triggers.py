@@ -32,13 +32,24 @@ def successor_triggers(job_type: JobType, layer: Layer) -> tuple[WorkerTrigger, 
     return (WorkerTrigger.UPDATE_STATE, WorkerTrigger.STORAGE_CLEANUP)
 
 
+#: Beyond the reference: the checks a batching pass calls for at once, as it may have closed a batch.
+#: On L2 SNOS batches follow the aggregator batches (closing one closes its last SNOS batch); a
+#: closed SNOS batch is a SnosRun to create, and a closed aggregator batch whose children are proven
+#: already is an aggregation to start. A deployment without a follow-up trigger (L3) skips it.
+FOLLOW_UPS: dict[WorkerTrigger, tuple[WorkerTrigger, ...]] = {
+    WorkerTrigger.AGGREGATOR_BATCHING: (WorkerTrigger.SNOS_BATCHING,),
+    WorkerTrigger.SNOS_BATCHING: (WorkerTrigger.SNOS, WorkerTrigger.AGGREGATOR),
+}
+
+
 class TriggerDispatcher:
     def __init__(self, engine: JobEngine, triggers: Mapping[WorkerTrigger, TriggerFn]) -> None:
         self.engine = engine
         self.triggers = triggers
 
     async def dispatch(self, trigger: WorkerTrigger) -> bool:
-        """Run one trigger; False when it was skipped (not configured, or halted)."""
+        """Run one trigger, then its follow-ups (FOLLOW_UPS); False when it was skipped (not configured,
+        or halted). The periodic cron still runs every trigger: the follow-ups only save its wait."""
         fn = self.triggers.get(trigger)
         if fn is None:
             log.debug("trigger %s is not configured for this deployment", trigger)
@@ -47,6 +58,8 @@ class TriggerDispatcher:
             log.warning("trigger %s skipped: a Failed or VerificationTimeout job halts job creation", trigger)
             return False
         await fn()
+        for follow_up in FOLLOW_UPS.get(trigger, ()):
+            await self.dispatch(follow_up)
         return True
 
 
