@@ -11,7 +11,7 @@ from typing import Any
 import click
 from aiohttp import web
 
-from orchestrator.bootstrap import Container, build
+from orchestrator.bootstrap import Container, build, visibility_timeouts
 from orchestrator.config import Profile, Settings, run_problems
 from orchestrator.controllers.cli.errors import CliError, CliFailure
 from orchestrator.controllers.cli.logs import configure_logging
@@ -42,6 +42,7 @@ def worker_params(settings: Settings) -> WorkerParams:
         wait_seconds=settings.queue.queue_wait_time_seconds,
         retry_delay=s.retry_delay_seconds,
         visibility_timeout=settings.queue.queue_visibility_timeout_seconds,
+        visibility_timeouts=visibility_timeouts(settings),
         sweep_interval=s.sweep_interval_seconds,
         cron_interval=settings.setup.event_bridge_interval_seconds,
         graceful_shutdown_timeout=s.graceful_shutdown_timeout,

@@ -35,10 +35,17 @@ class WorkerParams:
     default_concurrency: int = 10
     wait_seconds: float = 10.0
     retry_delay: int = 10
+    #: the visibility of queues not in `visibility_timeouts`
     visibility_timeout: int = 360
+    #: per-queue visibility (bootstrap.visibility_timeouts): each consumer receives and renews with its
+    #: queue's own value, so the update-state queue's longer timeout is kept by every heartbeat
+    visibility_timeouts: Mapping[QueueType, int] = field(default_factory=dict)
     sweep_interval: float = 60.0
     cron_interval: int = 60
     graceful_shutdown_timeout: float = 120.0
+
+    def visibility_for(self, queue: QueueType) -> int:
+        return self.visibility_timeouts.get(queue, self.visibility_timeout)
 
 
 def reference_concurrency(snos: int, proving: int, aggregator: int) -> dict[QueueType, int]:
@@ -82,7 +89,7 @@ class WorkerSupervisor:
             concurrency=p.concurrency.get(queue, p.default_concurrency),
             wait_seconds=p.wait_seconds,
             retry_delay=p.retry_delay,
-            visibility_timeout=p.visibility_timeout,
+            visibility_timeout=p.visibility_for(queue),
         )
 
     def _handler_for(self, queue: QueueType) -> MessageHandler:
