@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from orchestrator.clients.lock.sqlite import SqliteLockClient
-from orchestrator.controllers.routes.app import create_app
 from orchestrator.core.clients.database import AggregatorBatchQuery, SnosBatchQuery
 from orchestrator.core.models.batch import AggregatorBatchStatus, SnosBatchStatus
 from orchestrator.core.models.queue import Layer
@@ -45,8 +43,9 @@ def aggregator(env: Env) -> AggregatorBatching:
 
 
 async def test_close_open_during_a_batching_run_is_not_undone_by_the_run(env: Env) -> None:
-    # Defect 7 (issue 9): the route closed the batch in the database while a run held it in memory as
-    # Open; the run's save then wrote Open back over Closed. Now the route waits for the run's lock.
+    # Defect 7 (issue 9): the admin route closed the batch in the database while a run held it in memory
+    # as Open; the run's save then wrote Open back over Closed. (Written first against the old route:
+    # it ended with batch 1 Open.) Closing now waits for the run's lock.
     env.chain.extend(3)
     await aggregator(env).run()
     env.chain.extend(1)
@@ -54,21 +53,13 @@ async def test_close_open_during_a_batching_run_is_not_undone_by_the_run(env: En
     run = asyncio.create_task(aggregator(env).run())
     await asyncio.wait_for(entered.wait(), DEADLINE)  # the run holds batch 1 (blocks 0..2) as Open
     spy = SpyLock(env.lock)
-    client = TestClient(TestServer(create_app(env.engine, admin_enabled=True, batching_lock=spy)))  # type: ignore[arg-type]  # SpyLock forwards the rest by __getattr__
-    await client.start_server()
-    try:
-        close = asyncio.create_task(client.post("/admin/batches/close-open"))
-        # the request is either finished (the old race) or waiting for the run's lock
-        refused = asyncio.create_task(spy.refused.wait())
-        await asyncio.wait([close, refused], timeout=DEADLINE, return_when=asyncio.FIRST_COMPLETED)
-        refused.cancel()
-        release.set()
-        await asyncio.wait_for(run, DEADLINE)
-        response = await asyncio.wait_for(close, DEADLINE)
-        assert response.status == 200
-        assert (await response.json())["data"] == {"snos_batches_closed": 0, "aggregator_batches_closed": 1}
-    finally:
-        await client.close()
+    close = asyncio.create_task(close_open_batches(env.db, spy))  # type: ignore[arg-type]  # SpyLock forwards the rest
+    await asyncio.wait_for(spy.refused.wait(), DEADLINE)  # closing waits for the run's lock
+    assert not close.done()
+    release.set()
+    await asyncio.wait_for(run, DEADLINE)
+    closed = await asyncio.wait_for(close, DEADLINE)
+    assert (closed.snos, closed.aggregator) == (0, 1)
     rows = await env.db.get_aggregator_batches(AggregatorBatchQuery())
     assert [(b.start_block, b.end_block, b.status) for b in rows] == [(0, 3, AggregatorBatchStatus.CLOSED)]
 
@@ -95,14 +86,3 @@ async def test_close_open_gives_up_when_a_run_keeps_the_lock(env: Env) -> None:
         AggregatorBatchStatus.OPEN
     ]
     assert await env.lock.holder("AggregatorBatchingWorker") is None
-
-
-async def test_the_route_refuses_without_a_batching_lock(env: Env) -> None:
-    client = TestClient(TestServer(create_app(env.engine, admin_enabled=True)))
-    await client.start_server()
-    try:
-        response = await client.post("/admin/batches/close-open")
-        assert response.status == 503
-        assert (await response.json())["success"] is False
-    finally:
-        await client.close()
