@@ -115,6 +115,8 @@ class SqsQueueClient:
         # Messages this client gave back with a delay: SQS counts them as in flight until they
         # are visible again, the protocol counts them as waiting (queue, message id) -> visible at.
         self._given_back: dict[tuple[QueueType, str], float] = {}
+        # Long polls whose caller was cancelled, finishing in the background (see `_poll`).
+        self._returning: set[asyncio.Future[None]] = set()
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def _client(self) -> Any:
@@ -137,6 +139,8 @@ class SqsQueueClient:
                 continue
 
     async def close(self) -> None:
+        if self._returning:  # cancelled polls still in flight: let them hand their messages back
+            await asyncio.wait(set(self._returning), timeout=MAX_WAIT_SECONDS + 5)
         if self._stack is not None:
             await self._stack.aclose()
         self._stack = None
@@ -207,7 +211,6 @@ class SqsQueueClient:
         self, queue: QueueType, wait_seconds: float = 0, visibility_timeout: int | None = None
     ) -> Delivery | None:
         url = await self.queue_url(queue)
-        sqs = await self._client()
         deadline = time.monotonic() + max(0.0, wait_seconds)
         while True:
             remaining = deadline - time.monotonic()
@@ -221,7 +224,7 @@ class SqsQueueClient:
             if visibility_timeout is not None:
                 request["VisibilityTimeout"] = visibility_timeout
             try:
-                response = await sqs.receive_message(**request)
+                response = await self._poll(queue, url, request)
             except Exception as exc:
                 raise translate(exc, self._connection, f"SQS ReceiveMessage {self._names.queue(queue)}") from exc
             messages = response.get("Messages") or []
@@ -235,6 +238,34 @@ class SqsQueueClient:
             if remaining < 1:
                 # Below SQS's one-second long-poll granularity: short polls, spaced out.
                 await asyncio.sleep(min(remaining, 0.1))
+
+    async def _poll(self, queue: QueueType, url: str, request: dict[str, Any]) -> dict[str, Any]:
+        """One ReceiveMessage. When the caller is cancelled during the long poll (a consumer shutting
+        down), SQS may already have hidden a message for the whole visibility timeout: the poll is left
+        to finish in the background and hands such a message back at once (as the local queue does)."""
+        sqs = await self._client()
+        call = asyncio.ensure_future(sqs.receive_message(**request))
+        try:
+            return dict(await asyncio.shield(call))
+        except asyncio.CancelledError:
+            returning = asyncio.ensure_future(self._hand_back(queue, url, call))
+            self._returning.add(returning)
+            returning.add_done_callback(self._returning.discard)
+            raise
+
+    async def _hand_back(self, queue: QueueType, url: str, call: asyncio.Future[Any]) -> None:
+        try:
+            response = await call
+        except Exception:  # the poll failed: it received nothing
+            return
+        sqs = await self._client()
+        for message in response.get("Messages") or []:
+            try:
+                await sqs.change_message_visibility(
+                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+            except Exception as exc:  # it reappears when its visibility timeout ends anyway
+                log.warning("could not hand back a %s message received during shutdown: %s", queue.value, exc)
 
     async def _accept(self, queue: QueueType, url: str, message: dict[str, Any]) -> Delivery | None:
         raw_attributes: dict[str, dict[str, Any]] = message.get("MessageAttributes") or {}
