@@ -8,6 +8,7 @@ The loop is `batching.BatchingLoop`; this policy says what is particular to aggr
   the summed l1_gas / message_segment_length would exceed the limit, the aggregator input bound would
   exceed `max_aggregator_input_size`; and, once squashed, the compressed diff would not fit in
   `max_num_blobs*4096 - blob_size_buffer` felts;
+- idle: the open batch closes once older than `max_batch_time_seconds`, also when no block arrives;
 - a block too large for any batch stops the run; a new batch gets a prover bucket (Atlantic).
 
 A batch's squashed state update lives at `state_update/batch/{i}.json` (read back when the run starts
@@ -35,6 +36,7 @@ from orchestrator.services.block.batching import (
     OpenBatch,
     Rule,
     closed_rule,
+    is_too_old,
     max_blocks_rule,
     orchestrator_version_rule,
     starknet_version_rule,
@@ -135,6 +137,10 @@ class AggregatorPolicy:
         return batch.aggregator_input_size_upper_bound + added
 
     async def idle_close_reason(self, state: OpenAggregatorBatch) -> CloseReason | None:
+        # Beyond the reference, which checks the time limit only when a block arrives: an idle chain's
+        # last batch would stay open, and unsettled, until an admin closed it.
+        if is_too_old(state.batch, self.params.max_batch_time_seconds, self.clock):
+            return CloseReason.TIME_LIMIT
         return None
 
     # --- reading --------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ lock "SnosBatchingWorker":
   is reached, the batch is older than `max_batch_time_seconds`, or the summed bouncer weights are over
   the limit. (The reference lets the fixed size override the aggregator boundary too, so a SNOS batch
   could span two aggregator batches.);
-- idle: on L2 the open batch closes once it reaches the end of its closed aggregator batch.
+- idle (without a new block): the open batch closes once older than `max_batch_time_seconds` (unless
+  the size is fixed), and on L2 once it reaches the end of its closed aggregator batch.
 Batches are written with `update_or_create_snos_batch` (which keeps the block lookups in sync).
 """
 
@@ -33,6 +34,7 @@ from orchestrator.services.block.batching import (
     OpenBatch,
     Rule,
     closed_rule,
+    is_too_old,
     max_blocks_rule,
     orchestrator_version_rule,
     starknet_version_rule,
@@ -126,6 +128,9 @@ class SnosPolicy:
         # block of the next aggregator batch arrives: when aggregator batching stopped (unsupported
         # version, oversized block), that block never comes and the closed batch could not be aggregated.
         batch = state.batch
+        fixed = self.params.fixed_blocks_per_snos_batch is not None
+        if not fixed and is_too_old(batch, self.params.max_batch_time_seconds, self.clock):
+            return CloseReason.TIME_LIMIT  # also without a new block (the reference waits for one)
         if self.layer is not Layer.L2 or batch.aggregator_batch_index is None:
             return None
         found = await self.db.get_aggregator_batches(AggregatorBatchQuery(indexes=[batch.aggregator_batch_index]))

@@ -167,13 +167,29 @@ async def test_close_on_starknet_version_change(env: Env) -> None:
     assert second is not None and second.starknet_version == "0.13.3"
 
 
-async def test_close_on_time_limit_only_when_a_block_arrives(env: Env) -> None:
+async def test_close_on_time_limit_when_a_block_arrives(env: Env) -> None:
     env.chain.extend(2)
     params = replace(PARAMS, max_batch_time_seconds=600)
     await batching(env, params).run()
     env.clock.advance(600)
-    await batching(env, params).run()  # no new block: the batch stays open (the reference's quirk)
+    env.chain.extend(1)
+    await batching(env, params).run()
+    assert await ranges(env) == [(1, 0, 1, CLOSED), (2, 2, 2, OPEN)]
+
+
+async def test_close_on_time_limit_without_a_new_block(env: Env) -> None:
+    # Issue 10 item 2: the reference closes an old batch only when a block arrives; an idle chain's last
+    # batch then stays open (and unsettled) until an admin closes it.
+    env.chain.extend(2)
+    params = replace(PARAMS, max_batch_time_seconds=600)
+    await batching(env, params).run()
+    env.clock.advance(599)
+    await batching(env, params).run()
     assert await ranges(env) == [(1, 0, 1, OPEN)]
+    env.clock.advance(1)
+    await batching(env, params).run()  # no new block
+    assert await ranges(env) == [(1, 0, 1, CLOSED)]
+    assert await env.storage.exists("blob/batch/1/1.txt")
     env.chain.extend(1)
     await batching(env, params).run()
     assert await ranges(env) == [(1, 0, 1, CLOSED), (2, 2, 2, OPEN)]

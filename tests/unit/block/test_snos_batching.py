@@ -9,6 +9,7 @@ import pytest
 from orchestrator.core.clients.database import SnosBatchQuery
 from orchestrator.core.models.batch import AggregatorBatch, AggregatorBatchStatus, BouncerWeights, SnosBatchStatus
 from orchestrator.core.models.queue import Layer
+from orchestrator.services.block.aggregator_batching import AggregatorBatching
 from orchestrator.services.block.blocks import ReplayBoundsError
 from orchestrator.services.block.params import DEFAULT_BOUNCER_WEIGHTS_LIMIT, BatchingParams
 from orchestrator.services.block.snos_batching import LOCK_KEY, SnosBatching
@@ -125,6 +126,46 @@ async def test_close_on_time_limit(env: Env) -> None:
     env.chain.extend(1)
     await batching(env, Layer.L3, params).run()
     assert [r[1:3] + r[4:] for r in await ranges(env)] == [(0, 0, CLOSED), (1, 1, OPEN)]
+
+
+async def test_close_on_time_limit_without_a_new_block(env: Env) -> None:
+    # Issue 10 item 2: the open batch closes on its time limit even when no block arrives.
+    env.chain.extend(2)
+    params = replace(PARAMS, max_batch_time_seconds=60)
+    await batching(env, Layer.L3, params).run()
+    env.clock.advance(60)
+    await batching(env, Layer.L3, params).run()
+    assert await ranges(env) == [(1, 0, 1, None, CLOSED)]
+
+
+async def test_a_fixed_size_batch_waits_for_its_blocks_whatever_its_age(env: Env) -> None:
+    env.chain.extend(2)
+    params = replace(PARAMS, max_batch_time_seconds=60, fixed_blocks_per_snos_batch=3)
+    await batching(env, Layer.L3, params).run()
+    env.clock.advance(3600)
+    await batching(env, Layer.L3, params).run()
+    assert await ranges(env) == [(1, 0, 1, None, OPEN)]
+
+
+async def test_l2_an_idle_chain_closes_both_batches_on_time(env: Env) -> None:
+    # Issue 10 item 2 end to end: no block after the last one, yet both open batches close.
+    env.chain.extend(5)
+    params = replace(PARAMS, max_batch_time_seconds=600)
+    aggregator = AggregatorBatching(
+        env.db, env.storage, env.lock, env.chain, params, clock=env.clock, lock_owner="test"
+    )
+    await aggregator.run()
+    env.clock.advance(300)
+    await batching(env, Layer.L2, params).run()  # SNOS batch 2 starts 300 s after aggregator batch 1
+    assert await ranges(env) == [(1, 0, 2, 1, CLOSED), (2, 3, 4, 1, OPEN)]
+    env.clock.advance(300)
+    await batching(env, Layer.L2, params).run()  # young, and its aggregator batch is still open
+    assert (await ranges(env))[-1][-1] is OPEN
+    await aggregator.run()  # aggregator batch 1 is 600 s old
+    await batching(env, Layer.L2, params).run()
+    assert await ranges(env) == [(1, 0, 2, 1, CLOSED), (2, 3, 4, 1, CLOSED)]
+    parent = await env.db.get_latest_aggregator_batch()
+    assert parent is not None and parent.status is AggregatorBatchStatus.CLOSED
 
 
 async def test_gap_closes_the_open_batch(env: Env) -> None:
