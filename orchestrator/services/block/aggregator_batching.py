@@ -53,13 +53,13 @@ from orchestrator.services.block.blocks import (
     version_text,
 )
 from orchestrator.services.block.params import BatchingParams
-from orchestrator.services.block.storage_layout import batch_blob_dir, batch_blob_file, batch_state_update_file
 from orchestrator.services.block.worker_lock import AGGREGATOR_BATCHING_LOCK
 from orchestrator.services.da.batch import compress_state_update
 from orchestrator.services.da.blob import felts_to_blobs
 from orchestrator.services.da.squash import squash
 from orchestrator.services.da.state_update import StateUpdate
 from orchestrator.services.da.version import StarknetVersion, parse_starknet_version
+from orchestrator.services.storage_layout import batch_blob_dir, batch_blob_path, squashed_state_update_path
 
 log = logging.getLogger("orchestrator.block.aggregator_batching")
 
@@ -196,7 +196,7 @@ class AggregatorPolicy:
         state.batch = await self.db.update_or_create_aggregator_batch(batch)
         await self.storage.put(batch.squashed_state_updates_path, json.dumps(squashed.to_json()).encode())
         for number, blob in enumerate(felts_to_blobs(felts), start=1):
-            await self.storage.put(batch_blob_file(batch.index, number), blob)
+            await self.storage.put(batch_blob_path(batch.index, number), blob)
         log.info(
             "saved aggregator batch %d (blocks %d..%d, %s, %d felts)",
             batch.index,
@@ -246,7 +246,7 @@ class AggregatorPolicy:
         batch = AggregatorBatch(
             index=index,
             bucket_id=bucket_id,
-            squashed_state_updates_path=batch_state_update_file(index),
+            squashed_state_updates_path=squashed_state_update_path(index),
             blob_path=batch_blob_dir(index),
             starknet_version=version_text(block.version),
             orchestrator_version=self.params.orchestrator_version,

@@ -6,8 +6,9 @@ Every trigger only creates jobs through `JobCreator.create_job`, which is idempo
 - Snos: Closed SNOS batches without a SnosRun job, at or after the first unsettled one, within the
   `snos_job_buffer_size` window.
 - Proving: Completed SnosRun jobs without a ProofCreation job.
-- ProofRegistration (L3): Completed ProofCreation jobs without a ProofRegistration job.
-- DataSubmission (L3): Completed ProofRegistration jobs without a DataSubmission job.
+- ProofRegistration (L3): Completed ProofCreation jobs without a ProofRegistration job, from the first
+  unsettled batch on (as Proving): each trigger query is bounded by the work ahead, not the history.
+- DataSubmission (L3): Completed ProofRegistration jobs without a DataSubmission job, likewise.
 - Aggregator (L2): Closed aggregator batches whose SNOS batches cover them exactly and are all proven,
   within the `aggregator_job_buffer_size` window; the batch moves to PendingAggregatorRun.
 - UpdateState: strictly sequential; one StateTransition job for the batch after the last settled one,
@@ -36,7 +37,7 @@ from orchestrator.core.models.metadata import (
 from orchestrator.core.models.queue import Layer
 from orchestrator.services.block.job_window import first_unsettled_snos_batch_index, jobs_to_create
 from orchestrator.services.block.params import JobTriggerParams
-from orchestrator.services.block.storage_layout import (
+from orchestrator.services.storage_layout import (
     BLOB_DATA_FILE,
     CAIRO_PIE_FILE,
     DA_SEGMENT_FILE,
@@ -166,8 +167,11 @@ class JobTriggers:
 
     # --- ProofRegistration (L3) -----------------------------------------------------------------
     async def proof_registration(self) -> None:
+        # From the first unsettled batch: every settled one has its successors, and the scan must
+        # cost the work ahead, not the history.
+        bound = await first_unsettled_snos_batch_index(self.db, self.params.layer)
         proving_jobs = await self.db.get_jobs_without_successor(
-            JobType.PROOF_CREATION, JobStatus.COMPLETED, JobType.PROOF_REGISTRATION, self.version, 0
+            JobType.PROOF_CREATION, JobStatus.COMPLETED, JobType.PROOF_REGISTRATION, self.version, bound
         )
         for job in proving_jobs:
             proving = _metadata(job, ProvingMetadata).model_copy(deep=True)
@@ -181,8 +185,9 @@ class JobTriggers:
     # --- DataSubmission (L3) --------------------------------------------------------------------
     async def data_submission(self) -> None:
         parent = JobType.PROOF_REGISTRATION if self.params.layer is Layer.L3 else JobType.PROOF_CREATION
+        bound = await first_unsettled_snos_batch_index(self.db, self.params.layer)
         parents = await self.db.get_jobs_without_successor(
-            parent, JobStatus.COMPLETED, JobType.DATA_SUBMISSION, self.version, 0
+            parent, JobStatus.COMPLETED, JobType.DATA_SUBMISSION, self.version, bound
         )
         for job in parents:
             proving = _metadata(job, ProvingMetadata)

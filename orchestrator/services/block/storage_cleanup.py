@@ -19,7 +19,8 @@ from orchestrator.core.models.job import JobItem, JobItemUpdates
 from orchestrator.core.models.metadata import StateUpdateMetadata
 from orchestrator.core.models.queue import Layer
 from orchestrator.services.block.batch_state import DEFAULT_CLOCK, Clock, timestamp
-from orchestrator.services.block.storage_layout import (
+from orchestrator.services.block.worker_lock import new_lock_owner, run_locked
+from orchestrator.services.storage_layout import (
     BLOB_DATA_FILE,
     CAIRO_PIE_FILE,
     DA_SEGMENT_FILE,
@@ -31,10 +32,9 @@ from orchestrator.services.block.storage_layout import (
     SNOS_OUTPUT_FILE,
     batch_artifact_file,
     batch_blob_dir,
-    batch_state_update_file,
     snos_file,
+    squashed_state_update_path,
 )
-from orchestrator.services.block.worker_lock import new_lock_owner, run_locked
 
 log = logging.getLogger("orchestrator.block.storage_cleanup")
 
@@ -110,7 +110,7 @@ class StorageCleanup:
                     PROOF_PART2_FILE,
                 )
             )
-        keys.add(batch_state_update_file(number))
+        keys.add(squashed_state_update_path(number))
         return sorted(keys)
 
     async def _tag_all(self, keys: list[str]) -> None:

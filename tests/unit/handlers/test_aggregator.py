@@ -19,8 +19,8 @@ from orchestrator.core.madara.prover import (
 from orchestrator.core.models.batch import AggregatorBatchStatus
 from orchestrator.core.models.job import JobItem, JobType
 from orchestrator.core.models.metadata import AggregatorMetadata
+from orchestrator.services import storage_layout
 from orchestrator.services.job.handler import FatalJobError, Verification
-from orchestrator.services.job.handlers import storage_layout
 from orchestrator.services.job.handlers.aggregator import AggregatorHandler
 from orchestrator.services.job.handlers.bincode import decode_felts
 from orchestrator.services.job.handlers.prover_status import ProverFlavour

@@ -35,8 +35,8 @@ from orchestrator.core.models.metadata import (
     StateUpdateMetadata,
 )
 from orchestrator.core.models.queue import Layer
+from orchestrator.services import storage_layout
 from orchestrator.services.job.handler import FatalJobError, RetryableJobError, Verification
-from orchestrator.services.job.handlers import storage_layout
 from orchestrator.services.job.handlers.aggregator import AggregatorHandler
 from orchestrator.services.job.handlers.bincode import decode_felts, encode_felts
 from orchestrator.services.job.handlers.felts import decode_felts_json

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from orchestrator.services.job.handlers import storage_layout
+from orchestrator.services import storage_layout
 from orchestrator.services.job.handlers.bincode import BincodeError, decode_felts, encode_felts
 from orchestrator.services.job.handlers.felts import FeltJsonError, decode_felts_json, encode_felts_json
 from orchestrator.services.job.handlers.stark_proof import StarkProofError, parse_proof, public_output

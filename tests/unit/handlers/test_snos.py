@@ -13,8 +13,8 @@ from orchestrator.core.madara.snos import SnosError, SnosOutput
 from orchestrator.core.models.job import JobItem, JobType
 from orchestrator.core.models.metadata import ProvingMetadata, SnosMetadata
 from orchestrator.core.models.queue import Layer
+from orchestrator.services import storage_layout
 from orchestrator.services.job.handler import FatalJobError, RetryableJobError, Verification
-from orchestrator.services.job.handlers import storage_layout
 from orchestrator.services.job.handlers.bincode import decode_felts
 from orchestrator.services.job.handlers.snos import SNOS_UNAVAILABLE_DELAY_SECONDS, SnosRpc, SnosRunHandler
 from tests.unit.handlers.fakes import FakeProbe, FakeSnosRunner, FakeStorage

@@ -15,10 +15,10 @@ from orchestrator.core.models.batch import AggregatorBatchStatus, SnosBatchStatu
 from orchestrator.core.models.job import JobItem, JobStatus, JobType
 from orchestrator.core.models.metadata import SettlementContext, StateUpdateMetadata, TxAttempt, TxAttemptStatus
 from orchestrator.core.models.queue import Layer
+from orchestrator.services import storage_layout
 from orchestrator.services.da.blob import BYTES_PER_BLOB, blob_to_felts
 from orchestrator.services.job.engine import EngineParams, JobEngine, RetryLater
 from orchestrator.services.job.handler import FatalJobError, RetryableJobError, Verification
-from orchestrator.services.job.handlers import storage_layout
 from orchestrator.services.job.handlers.bincode import encode_felts
 from orchestrator.services.job.handlers.common import ZERO_TX_HASH
 from orchestrator.services.job.handlers.state_transition import (

@@ -1,7 +1,7 @@
 """The per-type job handlers of the pipeline (the reference's `worker/event_handler/jobs/*`).
 
 One module per job type (`snos`, `proving`, `proof_registration`, `data_submission`, `aggregator`,
-`state_transition`), the artifact formats they share (`bincode`, `felts`, `stark_proof`), the
-storage key layout (`storage_layout`), and `registry.build_handlers`, which assembles the
-{JobType: handler} mapping of one layer.
+`state_transition`), the artifact formats they share (`bincode`, `felts`, `stark_proof`), and
+`registry.build_handlers`, which assembles the {JobType: handler} mapping of one layer. The storage
+key layout is `orchestrator.services.storage_layout`, shared with batching.
 """

@@ -40,9 +40,9 @@ from orchestrator.core.models.batch import AggregatorBatchStatus, SnosBatchStatu
 from orchestrator.core.models.job import JobItem, JobType
 from orchestrator.core.models.metadata import StateUpdateMetadata, TxAttempt
 from orchestrator.core.models.queue import Layer
+from orchestrator.services import storage_layout
 from orchestrator.services.da.blob import BYTES_PER_BLOB, felts_to_blobs
 from orchestrator.services.job.handler import FatalJobError, RetryableJobError, Verification
-from orchestrator.services.job.handlers import storage_layout
 from orchestrator.services.job.handlers.bincode import decode_felts
 from orchestrator.services.job.handlers.common import ZERO_TX_HASH, required, specific
 from orchestrator.services.job.handlers.felts import decode_felts_json
