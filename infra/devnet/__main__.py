@@ -4,8 +4,12 @@ It starts anvil, deploys MockFactRegistry and TestStarknetCore (program hash: th
 hash; initial state: the recorded chain right before the first settled block), serves the recorded
 blocks with the recorded Madara node, and runs `orchestrator run` on the local profile (SQLite,
 local storage, APScheduler cron; layer l2; SNOS runner devnet; mock prover registering facts in the
-registry; Ethereum settlement on anvil). Every few seconds it prints one line: the block the core
-contract has settled and the jobs by status. SIGINT/SIGTERM stop everything it started, by PID.
+registry; Ethereum settlement on anvil). A sequencer reveals the recorded blocks one every
+`--block-time` seconds (0: all at once), so blocks appear, batch, prove, aggregate and settle
+continuously; each block's reveal is its produced-on-L2 time. On a terminal a live table shows each
+aggregator batch's stage (produced, batched, SNOS, proven, aggregated, on L1) and each settled block's
+block→L1 latency; otherwise plain lines say what changed. SIGINT/SIGTERM stop everything it started,
+by PID.
 
 The recorded chain ends at the last block to settle, so no later block arrives to close the last
 batch: once that block is batched, the devnet closes the open batches through the admin API, as an
@@ -13,7 +17,8 @@ operator does when a sequencer stops. Orchestrator settings (MADARA_ORCHESTRATOR
 environment override the devnet's batch sizes and intervals, never its wiring (see env.py).
 
 `--until-settled` exits 0 once the contract has settled the last block and every job is Completed,
-and 1 on a Failed (or VerificationTimeout) job, an orchestrator exit, or `--timeout`.
+its last line then `latency block→L1: p50 X.Xs, p95 Y.Ys, max Z.Zs over N blocks`; and 1 on a Failed
+(or VerificationTimeout) job, an orchestrator exit, or `--timeout`.
 Logs: the orchestrator's in the data directory, anvil's in infra/.services/logs; the run's addresses,
 URLs and block range in <data dir>/devnet.json.
 """
@@ -34,12 +39,17 @@ from pathlib import Path
 from infra.devnet.env import Wiring, orchestrator_env
 from infra.devnet.l1 import CoreContract, compile_and_deploy
 from infra.devnet.l2 import RECORDING, DevnetBlocks, devnet_blocks
+from infra.devnet.latency import SettlementTracker
 from infra.devnet.processes import LoggedProcess, orchestrator_setup, start_orchestrator, tail
 from infra.devnet.progress import OrchestratorApi, Progress
 from infra.devnet.recorded_node import RecordedMadaraNode
+from infra.devnet.sequencer import Sequencer
+from infra.devnet.stages import batch_stages
+from infra.devnet.view import Snapshot, View, make_view
 from infra.launch.anvil import DEV_PRIVATE_KEYS, start_anvil
 from infra.launch.base import REPO, ServiceStartError, free_port
 from infra.launch.solc import SolcError
+from orchestrator.clients.database.sqlite import SqliteDatabaseClient
 from orchestrator.clients.snos.devnet import DEVNET_PROGRAM_HASH
 
 #: anvil dev account 1 (unlocked) deploys, so the operator's (account 0) nonces are the pipeline's alone.
@@ -50,6 +60,8 @@ VERIFIER_KEY = DEV_PRIVATE_KEYS[1]
 L1_BLOCK_TIME = 1
 #: The run's description in its data directory (addresses, URLs, block range).
 DESCRIPTION = "devnet.json"
+#: Seconds between polls of L1 and the orchestrator: also the resolution of the block→L1 latency.
+POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,7 @@ class Options:
     timeout: float | None
     interval: float
     l1_url: str | None
+    block_time: float
 
 
 def parse_args(argv: list[str] | None) -> Options:
@@ -79,6 +92,12 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--timeout", type=float, default=None, help="stop after this many seconds (exit 1 if settling)")
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between progress lines")
     parser.add_argument(
+        "--block-time",
+        type=float,
+        default=2.0,
+        help="reveal one recorded block every SECONDS, as a sequencer (default 2; 0: all at once)",
+    )
+    parser.add_argument(
         "--l1-url",
         default=None,
         help="use this running anvil (dev accounts, interval mining) instead of starting one; it is left running",
@@ -89,6 +108,8 @@ def parse_args(argv: list[str] | None) -> Options:
         parser.error(f"--data-dir {data_dir} is not empty: the devnet needs a fresh database for its fresh L1")
     if args.timeout is not None and args.timeout <= 0:
         parser.error("--timeout must be positive")
+    if args.block_time < 0:
+        parser.error("--block-time must not be negative")
     return Options(
         blocks=args.blocks,
         port=args.port or free_port(),
@@ -98,6 +119,7 @@ def parse_args(argv: list[str] | None) -> Options:
         timeout=args.timeout,
         interval=max(args.interval, 0.5),
         l1_url=args.l1_url,
+        block_time=args.block_time,
     )
 
 
@@ -190,43 +212,90 @@ async def poll(api: OrchestratorApi, core: CoreContract, target: int) -> Progres
         return None
 
 
+@dataclass
+class Watch:
+    """What the watch loop sees: the sequencer's blocks, the settle times, and the person's view."""
+
+    blocks: DevnetBlocks
+    sequencer: Sequencer
+    tracker: SettlementTracker
+    view: View
+    database: SqliteDatabaseClient
+
+    async def show(self, progress: Progress) -> None:
+        newly = self.tracker.observe(progress.settled, time.time())
+        try:
+            stages = await batch_stages(self.database, progress.settled, self.sequencer.head)
+        except Exception as exc:  # the view misses one poll; the next one may work
+            say(f"batch stages unavailable: {exc}")
+            return
+        jobs = ", ".join(f"{s.value} {n}" for s, n in sorted(progress.jobs.items()) if n) or "none yet"
+        first, last = self.blocks.first, self.blocks.last
+        snapshot = Snapshot(self.sequencer.head, progress.settled, first, last, stages, jobs, newly)
+        self.view.update(snapshot, self.tracker)
+
+
 async def watch(
     options: Options, blocks: DevnetBlocks, orchestrator: LoggedProcess, core: CoreContract, stop: asyncio.Event
 ) -> int:
-    """Progress lines until a signal, or with --until-settled until done (0) or failed / timed out (1)."""
+    """Progress until a signal, or with --until-settled until done (0) or failed / timed out (1).
+
+    The blocks are revealed by the sequencer meanwhile; with --until-settled the last line is the
+    block→L1 latency of every settled block."""
+    sequencer = Sequencer(blocks.chain, blocks.first, blocks.last, options.block_time)
+    database = SqliteDatabaseClient(options.data_dir / "orchestrator.sqlite3")
+    await database.connect()
     api = OrchestratorApi(api_url(options))
-    deadline = None if options.timeout is None else time.monotonic() + options.timeout
-    last_line = 0.0
-    chain_end_closed = announced = False
+    view = make_view(say, options.interval)
+    state = Watch(blocks, sequencer, SettlementTracker(blocks.first, sequencer.produced), view, database)
+    producing = asyncio.create_task(sequencer.run())
     try:
-        while not stop.is_set():
-            if orchestrator.process is not None and orchestrator.process.poll() is not None:
-                say(f"the orchestrator exited with {orchestrator.process.returncode}:\n{tail(orchestrator.log_path)}")
-                return 1
-            progress = await poll(api, core, blocks.last)
-            if progress is not None:
-                if not chain_end_closed:
-                    chain_end_closed = await close_at_chain_end(api, blocks.last)
-                if time.monotonic() - last_line >= options.interval:
-                    say(progress.line(blocks.first))
-                    last_line = time.monotonic()
-                result = outcome(progress)
-                if result is not None and not announced:
-                    say(final_line(result, progress, blocks, orchestrator.log_path))
-                    announced = True
-                if options.until_settled and result is not None:
-                    return result
-            if deadline is not None and time.monotonic() > deadline:
-                say(f"timed out after {options.timeout:.0f}s")
-                return 1 if options.until_settled else 0
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
-            except TimeoutError:
-                pass
-        say("stopping")
-        return 0
+        result = await _watch_loop(options, state, api, orchestrator, core, stop)
     finally:
+        producing.cancel()
+        view.close()
         await api.close()
+        await database.close()
+    if options.until_settled and result == 0:
+        print(state.tracker.line(), flush=True)
+    return result
+
+
+async def _watch_loop(
+    options: Options,
+    state: Watch,
+    api: OrchestratorApi,
+    orchestrator: LoggedProcess,
+    core: CoreContract,
+    stop: asyncio.Event,
+) -> int:
+    blocks = state.blocks
+    deadline = None if options.timeout is None else time.monotonic() + options.timeout
+    chain_end_closed = announced = False
+    while not stop.is_set():
+        if orchestrator.process is not None and orchestrator.process.poll() is not None:
+            say(f"the orchestrator exited with {orchestrator.process.returncode}:\n{tail(orchestrator.log_path)}")
+            return 1
+        progress = await poll(api, core, blocks.last)
+        if progress is not None:
+            await state.show(progress)
+            if not chain_end_closed and state.sequencer.done:
+                chain_end_closed = await close_at_chain_end(api, blocks.last)
+            result = outcome(progress)
+            if result is not None and not announced:
+                say(final_line(result, progress, blocks, orchestrator.log_path))
+                announced = True
+            if options.until_settled and result is not None:
+                return result
+        if deadline is not None and time.monotonic() > deadline:
+            say(f"timed out after {options.timeout:.0f}s")
+            return 1 if options.until_settled else 0
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=POLL_SECONDS)
+        except TimeoutError:
+            pass
+    say("stopping")
+    return 0
 
 
 async def close_at_chain_end(api: OrchestratorApi, last: int) -> bool:

@@ -131,6 +131,8 @@ class RecordedChain:
         self.base = base or BaseState()
         self.latest = latest
         self.pre_confirmed_from = pre_confirmed_from
+        #: header timestamps (seconds) by block number; the devnet's sequencer sets them as it reveals blocks
+        self.timestamps: dict[int, int] = {}
         self._storage = _History()
         self._nonces = _History()
         self._classes = _History()
@@ -195,7 +197,7 @@ class RecordedChain:
         header: dict[str, Any] = {
             "block_number": block.number,
             "parent_hash": parent.state_update.get("block_hash", "0x0") if parent else "0x0",
-            "timestamp": 1_700_000_000 + block.number,
+            "timestamp": self.timestamps.get(block.number, 1_700_000_000 + block.number),
             "sequencer_address": "0x1",
             "l1_gas_price": gas,
             "l2_gas_price": gas,
