@@ -188,6 +188,11 @@ class SnosSettings(_Area):
     )
     snos_command: str | None = Field(None, description="command template of the command runner")
     snos_timeout_seconds: int = Field(3600, ge=1)
+    aggregator_runner: Literal["devnet"] | None = Field(
+        None,
+        description="L2 with SHARP or the mock prover: how the aggregator program is run: devnet (a stand-in, "
+        "local only); Atlantic aggregates on its side and needs none",
+    )
 
     @field_validator("snos_layout_name", "prover_layout_name")
     @classmethod

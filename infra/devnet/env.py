@@ -78,6 +78,7 @@ def _wired(wiring: Wiring) -> dict[str, str]:
         "MADARA_RPC_URL": wiring.node_url,
         "MADARA_FEEDER_GATEWAY_URL": wiring.node_url,
         "SNOS_RUNNER": "devnet",
+        "AGGREGATOR_RUNNER": "devnet",
         "PROVER": "mock",
         "MOCK_VERIFIER_ADDRESS": wiring.registry_address,
         "MOCK_VERIFIER_PRIVATE_KEY": wiring.verifier_key,

@@ -106,6 +106,8 @@ class EthereumSettlementClient:
         onchain_data: Sequence[int],
         *,
         nonce: int | None = None,
+        previous_attempts: Sequence[TxAttempt] = (),
+        on_attempt: AttemptsSink | None = None,
     ) -> SettlementResult:
         raise SettlementError(
             "Ethereum settlement posts the state diff in blobs (update_state_with_blobs); "

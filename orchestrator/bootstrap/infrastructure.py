@@ -1,0 +1,79 @@
+"""The profile's infrastructure (database, queue, storage, alerts, lock, cron) and the job engine over it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from orchestrator.bootstrap.container import Infrastructure, OwnedClients
+from orchestrator.bootstrap.engine import engine_params
+from orchestrator.clients.alerts.log import LogAlertClient
+from orchestrator.clients.cron.apscheduler import ApschedulerCronClient
+from orchestrator.clients.database.sqlite import SqliteDatabaseClient
+from orchestrator.clients.failures import classify_failure
+from orchestrator.clients.lock.sqlite import SqliteLockClient
+from orchestrator.clients.queue.local import SqliteQueueClient
+from orchestrator.clients.storage.local import LocalStorageClient
+from orchestrator.config import Profile, Settings
+from orchestrator.core.models.job import JobType
+from orchestrator.core.models.queue import DLQ_QUEUES, QueueType
+from orchestrator.core.version import ORCHESTRATOR_VERSION
+from orchestrator.resources.aws_clients import build_aws_infrastructure
+from orchestrator.services.job.engine import JobEngine
+from orchestrator.services.job.handler import JobHandler
+from orchestrator.services.job.triggers import completion_notifier
+
+
+def visibility_timeouts(settings: Settings) -> dict[QueueType, int]:
+    """Per-queue visibility as the reference (§5), from the configured base timeout."""
+    base = settings.queue.queue_visibility_timeout_seconds
+    update_state = max(3 * base, settings.service.state_transition_timeout_seconds + 600)
+    timeouts = {q: base for q in QueueType}
+    timeouts[QueueType.UPDATE_STATE_JOB_PROCESSING] = update_state
+    timeouts[QueueType.PRIORITY_PROCESSING_QUEUE] = update_state
+    timeouts[QueueType.PRIORITY_VERIFICATION_QUEUE] = 2 * base
+    return timeouts
+
+
+def build_infrastructure(settings: Settings) -> Infrastructure:
+    if settings.general.profile is Profile.LOCAL:
+        return local_infrastructure(settings)
+    return aws_infrastructure(settings)
+
+
+def local_infrastructure(settings: Settings) -> Infrastructure:
+    data = settings.general.data_dir
+    queue = SqliteQueueClient(
+        data / "queue.sqlite3",
+        orchestrator_version=ORCHESTRATOR_VERSION,
+        visibility_timeouts=visibility_timeouts(settings),
+        max_receive_count=settings.service.max_process_retries,
+        dlq_queues=DLQ_QUEUES,
+    )
+    return Infrastructure(
+        database=SqliteDatabaseClient(data / "orchestrator.sqlite3"),
+        queue=queue,
+        storage=LocalStorageClient(data / "storage"),
+        alerts=LogAlertClient(),
+        lock=SqliteLockClient(data / "orchestrator.sqlite3"),
+        cron=ApschedulerCronClient(queue),
+    )
+
+
+def aws_infrastructure(settings: Settings) -> Infrastructure:
+    database, queue, storage, alerts, lock, cron = build_aws_infrastructure(settings, visibility_timeouts(settings))
+    extra = OwnedClients()
+    extra.own(alerts)  # the SNS client keeps an AWS client open; the AlertClient protocol has no close
+    return Infrastructure(database, queue, storage, alerts, lock, cron, extra)
+
+
+def build_engine(settings: Settings, infra: Infrastructure, handlers: Mapping[JobType, JobHandler]) -> JobEngine:
+    """The engine over a finished handler mapping: nothing is added to it afterwards."""
+    return JobEngine(
+        infra.database,
+        infra.queue,
+        infra.alerts,
+        dict(handlers),
+        engine_params(settings),
+        on_completed=completion_notifier(infra.queue, settings.general.layer),
+        classify=classify_failure,
+    )
