@@ -90,7 +90,9 @@ def build_fact_registry(settings: Settings, owned: OwnedClients) -> Web3FactRegi
             _required(p.gps_verifier_contract_address, "GPS_VERIFIER_CONTRACT_ADDRESS"),
         )
     elif p.prover is ProverKind.ATLANTIC and p.atlantic_mock_fact_hash != "true":
-        if p.atlantic_rpc_node_url and p.atlantic_verifier_contract_address:
+        # As the reference: proofs verified on Starknet leave no fact on an L1 registry to check.
+        on_l1 = p.atlantic_settlement_layer is not SettlementLayer.STARKNET
+        if on_l1 and p.atlantic_rpc_node_url and p.atlantic_verifier_contract_address:
             registry = Web3FactRegistry(p.atlantic_rpc_node_url, p.atlantic_verifier_contract_address)
     elif p.prover is ProverKind.MOCK and p.mock_verifier_address:
         s = settings.settlement

@@ -54,6 +54,10 @@ ATLANTIC = {
     "ATLANTIC_API_KEY": "k",
     "ATLANTIC_NETWORK": "TESTNET",
 }
+ATLANTIC_L1_FACTS = {
+    "ATLANTIC_RPC_NODE_URL": "http://127.0.0.1:8545",
+    "ATLANTIC_VERIFIER_CONTRACT_ADDRESS": "0x" + "33" * 20,
+}
 
 
 def settings(**env: str) -> Settings:
@@ -125,11 +129,13 @@ def test_prover_kinds(tmp_path: Path) -> None:
 def test_fact_registries() -> None:
     owned = OwnedClients()
     assert build_fact_registry(settings(), owned) is None
-    checked = settings(
-        **ATLANTIC, ATLANTIC_RPC_NODE_URL="http://127.0.0.1:8545", ATLANTIC_VERIFIER_CONTRACT_ADDRESS="0x" + "33" * 20
-    )
+    checked = settings(**ATLANTIC, **ATLANTIC_L1_FACTS)
     registry = build_fact_registry(checked, owned)
     assert isinstance(registry, Web3FactRegistry)
+    assert (
+        build_fact_registry(settings(**ATLANTIC, **ATLANTIC_L1_FACTS, ATLANTIC_SETTLEMENT_LAYER="starknet"), owned)
+        is None
+    ), "no L1 fact checker when proofs settle on Starknet"
     mock = build_fact_registry(settings(**ETHEREUM, MOCK_VERIFIER_ADDRESS="0x" + "44" * 20), owned)
     assert isinstance(mock, Web3FactRegistry)
     assert owned.closeables == [registry, mock]
