@@ -57,6 +57,8 @@ OPERATOR_KEY = 0x1B2C3D4E5F60718293A4B5C6D7E8F90112233445566778899AABBCCDDEEFF01
 ACCOUNT_ADDRESS = 0x4D3A5E7F0C1B2A39485766554433221100FFEEDDCCBBAA99887766554433221
 CORE_ADDRESS = 0x7C0E5E771E7E5C0E0E000000000000000000000000000000000000000000001
 ATLANTIC_API_KEY = "devnet-atlantic-key"
+#: The devnet closes the last batch through the admin API when its recorded chain ends.
+ADMIN_TOKEN = "devnet-admin-token-not-secret"
 #: Written into the data directory when the run ends: the settlement server's state.
 SETTLEMENT_STATE = "settlement_state.json"
 
@@ -146,6 +148,7 @@ def _wired(wiring: L3Wiring, services: L3Services) -> dict[str, str]:
         "HOST": "127.0.0.1",
         "PORT": str(wiring.port),
         "ADMIN_ENABLED": "true",
+        "ADMIN_TOKEN": ADMIN_TOKEN,
         "MADARA_RPC_URL": wiring.node_url,
         "MADARA_FEEDER_GATEWAY_URL": wiring.node_url,
         "SNOS_RUNNER": "devnet",
