@@ -228,6 +228,10 @@ class ServiceSettings(_Area):
     max_process_retries: int = Field(5, ge=1, description="receives before a message is dead-lettered")
     sweep_interval_seconds: int = Field(60, ge=1, description="how often lost job messages are re-enqueued")
     retry_delay_seconds: int = Field(10, ge=0, description="delay before a failed process attempt is retried")
+    loop_max_deaths: int = Field(
+        5, ge=1, description="deaths of one worker loop within the window before the process exits non-zero"
+    )
+    loop_death_window_seconds: int = Field(300, ge=1, description="the window in which a worker loop's deaths count")
 
 
 class BatchingSettings(_Area):

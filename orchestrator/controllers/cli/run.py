@@ -1,4 +1,8 @@
-"""`orchestrator run`: the worker process (queue consumers, cron, sweep) and the HTTP API."""
+"""`orchestrator run`: the worker process (queue consumers, cron, sweep) and the HTTP API.
+
+It runs until SIGINT/SIGTERM, or until a supervised loop keeps dying: then it shuts down the same way
+and exits with status 1, naming the loop.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from orchestrator.controllers.cli.errors import CliError, CliFailure
 from orchestrator.controllers.cli.logs import configure_logging
 from orchestrator.controllers.cli.options import load_from_cli, settings_options
 from orchestrator.controllers.routes.app import create_app
+from orchestrator.controllers.workers.supervision import RestartPolicy
 from orchestrator.controllers.workers.supervisor import WorkerParams, WorkerSupervisor, reference_concurrency
 from orchestrator.core.errors import ConfigError
 from orchestrator.core.models.job import JobType
@@ -46,6 +51,7 @@ def worker_params(settings: Settings) -> WorkerParams:
         sweep_interval=s.sweep_interval_seconds,
         cron_interval=settings.setup.event_bridge_interval_seconds,
         graceful_shutdown_timeout=s.graceful_shutdown_timeout,
+        restart_policy=RestartPolicy(max_deaths=s.loop_max_deaths, window_seconds=s.loop_death_window_seconds),
     )
 
 
@@ -126,7 +132,7 @@ async def serve(
         settings.general.profile, settings.general.layer, settings.server.host, settings.server.port,
     )  # fmt: skip
     try:
-        await stop.wait()
+        await _first_of(stop, supervisor.failed)
         log.info("shutting down (grace %ss)", settings.service.graceful_shutdown_timeout)
     finally:
         await supervisor.stop()
@@ -134,6 +140,17 @@ async def serve(
         await container.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+    if supervisor.loops.fatal_loop is not None:
+        raise CliFailure(f"the {supervisor.loops.fatal_loop} loop kept dying; its tracebacks are in the log above")
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 def run_with(settings: Settings, **kwargs: Any) -> None:

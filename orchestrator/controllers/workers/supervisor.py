@@ -1,4 +1,8 @@
-"""Starts one consumer per queue of the layer, the sweep and the cron, and stops them gracefully."""
+"""Starts one consumer per queue of the layer, the sweep and the cron under supervision, and stops them gracefully.
+
+Every loop runs under `LoopSupervisor`: one that dies is restarted with backoff; one that keeps dying
+sets `failed`, on which `orchestrator run` shuts down and exits non-zero.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,10 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 from orchestrator.controllers.workers.consumer import Consumer, MessageHandler
+from orchestrator.controllers.workers.supervision import LoopSupervisor, RestartPolicy
 from orchestrator.core.clients.cron import CronClient
 from orchestrator.core.clients.queue import Delivery, QueueClient
 from orchestrator.core.errors import JobNotFoundError
@@ -27,6 +33,10 @@ from orchestrator.services.job.triggers import TriggerDispatcher
 log = logging.getLogger("orchestrator.worker")
 
 
+class CronScheduleLostError(RuntimeError):
+    """A trigger the cron should fire is no longer scheduled."""
+
+
 @dataclass(frozen=True)
 class WorkerParams:
     layer: Layer = Layer.L2
@@ -43,6 +53,10 @@ class WorkerParams:
     sweep_interval: float = 60.0
     cron_interval: int = 60
     graceful_shutdown_timeout: float = 120.0
+    #: how often the cron loop checks that the triggers are still scheduled
+    cron_check_interval: float = 60.0
+    #: when a dying loop is restarted, and when the process gives up on it
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
 
     def visibility_for(self, queue: QueueType) -> int:
         return self.visibility_timeouts.get(queue, self.visibility_timeout)
@@ -78,7 +92,7 @@ class WorkerSupervisor:
         self.cron = cron
         self.stop_event = asyncio.Event()
         self.consumers = [self._consumer(q) for q in LAYER_QUEUES[params.layer]]
-        self._tasks: list[asyncio.Task[None]] = []
+        self.loops = LoopSupervisor(self.stop_event, params.restart_policy)
 
     def _consumer(self, queue: QueueType) -> Consumer:
         p = self.params
@@ -139,24 +153,53 @@ class WorkerSupervisor:
                 return
             try:
                 await self.engine.sweep_lost_jobs()
-            except Exception:
+            except Exception:  # a transient failure: the next sweep tries again, the loop goes on
                 log.exception("lost-message sweep failed")
 
+    async def _cron_loop(self) -> None:
+        """Schedule the layer's triggers, then check now and then that they are still scheduled: a lost
+        schedule (a scheduler that stopped, a deleted rule) is a death, so the restart schedules again."""
+        assert self.cron is not None
+        triggers = LAYER_TRIGGERS[self.params.layer]
+        await self.cron.ensure_schedules(triggers, self.params.cron_interval)
+        await self.cron.start()
+        while not self.stop_event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), timeout=self.params.cron_check_interval)
+            if self.stop_event.is_set():
+                return
+            missing = set(triggers) - set(await self.cron.list_schedules())
+            if missing:
+                raise CronScheduleLostError(f"triggers no longer scheduled: {sorted(missing)}")
+
+    @property
+    def failed(self) -> asyncio.Event:
+        """Set when a loop kept dying: the process should stop and exit non-zero."""
+        return self.loops.fatal
+
+    def loop_states(self) -> dict[str, dict[str, object]]:
+        """Per supervised loop: status (running, restarting, dead, stopped), restarts, last error."""
+        return {name: state.as_dict() for name, state in self.loops.states().items()}
+
     async def start(self) -> None:
+        for consumer in self.consumers:
+            self.loops.add(f"consumer:{consumer.queue}", partial(consumer.run, self.stop_event))
+        self.loops.add("sweep", self._sweep_loop)
         if self.cron is not None:
-            await self.cron.ensure_schedules(LAYER_TRIGGERS[self.params.layer], self.params.cron_interval)
-            await self.cron.start()
-        self._tasks = [asyncio.create_task(c.run(self.stop_event), name=f"consumer:{c.queue}") for c in self.consumers]
-        self._tasks.append(asyncio.create_task(self._sweep_loop(), name="sweep"))
+            self.loops.add("cron", self._cron_loop)
+        self.loops.start()
         log.info("workers started on %d queues (layer %s)", len(self.consumers), self.params.layer)
 
     async def stop(self) -> None:
         """Stop taking messages; in-flight handlers finish or are released within the grace period."""
         self.stop_event.set()
-        if self.cron is not None:
-            await self.cron.shutdown()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.params.graceful_shutdown_timeout
+        if self.cron is not None:
+            try:
+                await self.cron.shutdown()
+            except Exception:  # shutting down goes on for the rest
+                log.exception("stopping the cron failed")
+        await self.loops.wait_stopped(timeout=max(0.0, deadline - loop.time()))
         await asyncio.gather(*(c.drain(max(0.0, deadline - loop.time())) for c in self.consumers))
         log.info("workers stopped")
