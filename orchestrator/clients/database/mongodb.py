@@ -83,6 +83,16 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("internal_id", ASCENDING)], name="internal_id_1"),
         IndexModel([("status", ASCENDING), ("updated_at_ts", ASCENDING)], name="status_updated_at_ts"),
         IndexModel([("metadata.specific.block_number", ASCENDING)], name="specific_block_number"),
+        # get_jobs_without_storage_artifacts_tagged: an equality on null also bounds the missing field.
+        IndexModel(
+            [
+                ("job_type", ASCENDING),
+                ("status", ASCENDING),
+                ("metadata.specific.storage_artifacts_tagged_at", ASCENDING),
+                ("internal_id", ASCENDING),
+            ],
+            name="job_type_status_tagged_at",
+        ),
     ],
     SNOS_BATCHES: [
         IndexModel([("index", ASCENDING)], name="index_unique", unique=True),
@@ -325,7 +335,9 @@ class MongoDatabaseClient:
     ) -> JobItem | None:
         query: Doc = {"job_type": job_type.value}
         if statuses:
-            query["status"] = {"$nin": _statuses(statuses)}
+            # `$in` of the other statuses, not `$nin`: bounds per status in job_type_status_internal_id,
+            # merged by internal_id, instead of a walk over the type's whole history.
+            query["status"] = {"$in": _statuses([s for s in JobStatus if s not in statuses])}
         if orchestrator_version is not None:
             query[_VERSION_FIELD] = orchestrator_version
         return await self._find_job(query)

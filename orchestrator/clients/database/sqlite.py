@@ -67,6 +67,8 @@ CREATE INDEX IF NOT EXISTS jobs_internal_id ON jobs (internal_id);
 CREATE INDEX IF NOT EXISTS jobs_block_number ON jobs (block_number) WHERE block_number IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_to_settle ON jobs (to_settle) WHERE to_settle IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_block_range ON jobs (start_block, end_block) WHERE start_block IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_untagged ON jobs (internal_id)
+    WHERE job_type = 'StateTransition' AND status = 'Completed' AND artifacts_tagged = 0;
 
 CREATE TABLE IF NOT EXISTS snos_batches (
     id TEXT PRIMARY KEY,
@@ -114,6 +116,9 @@ CREATE TABLE IF NOT EXISTS audit_log (
 );
 CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
 """
+
+#: Completed StateTransition jobs whose artifacts are not tagged yet (the partial index's condition).
+_UNTAGGED = "job_type = 'StateTransition' AND status = 'Completed' AND artifacts_tagged = 0"
 
 _JOB_COLUMNS = (
     "id, job_type, internal_id, status, version, orchestrator_version, block_number, to_settle, "
@@ -291,13 +296,27 @@ class SqliteDatabaseClient:
     async def get_oldest_job_by_type_excluding_statuses(
         self, job_type: JobType, statuses: Sequence[JobStatus], orchestrator_version: str | None = None
     ) -> JobItem | None:
-        where = _Where().add("job_type = ?", job_type.value)
-        if statuses:
-            sql, params = _in("status", [s.value for s in statuses])
-            where.add("NOT " + sql, *params)
-        if orchestrator_version is not None:
-            where.add("orchestrator_version = ?", orchestrator_version)
-        return await self._one(where, "internal_id ASC")
+        # The lowest id of each other status, each one seek in (job_type, status, internal_id): a
+        # `NOT IN` would walk the type's ids from the oldest, and the unfinished ones are the newest.
+        version = "" if orchestrator_version is None else " AND orchestrator_version = ?"
+        sql = f"SELECT internal_id FROM jobs WHERE job_type = ? AND status = ?{version} ORDER BY internal_id LIMIT 1"
+
+        def oldest(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            found = []
+            for status in JobStatus:
+                if status in statuses:
+                    continue
+                params = [job_type.value, status.value] + ([orchestrator_version] if orchestrator_version else [])
+                row = conn.execute(sql, params).fetchone()
+                if row is not None:
+                    found.append(int(row["internal_id"]))
+            if not found:
+                return []
+            by_id = "SELECT data FROM jobs WHERE job_type = ? AND internal_id = ?"
+            return conn.execute(by_id, (job_type.value, min(found))).fetchall()
+
+        jobs = _jobs(await self._db.read(oldest))
+        return jobs[0] if jobs else None
 
     async def get_jobs_without_successor(
         self,
@@ -366,14 +385,10 @@ class SqliteDatabaseClient:
         return await self._select_jobs(where, "updated_at ASC, internal_id ASC", limit)
 
     async def get_jobs_without_storage_artifacts_tagged(self, limit: int) -> list[JobItem]:
-        return await self._select_jobs(
-            _Where().add(
-                "job_type = ? AND status = ? AND artifacts_tagged = 0",
-                JobType.STATE_TRANSITION.value,
-                JobStatus.COMPLETED.value,
-            ),
-            limit=limit,
-        )
+        # The partial index `jobs_untagged` holds only these jobs, so the work is the untagged jobs,
+        # not the history; its condition is written literally (a bound parameter could not match it).
+        sql = f"SELECT data FROM jobs INDEXED BY jobs_untagged WHERE {_UNTAGGED} ORDER BY internal_id ASC{_limit(limit)}"
+        return _jobs(await self._db.read(lambda conn: conn.execute(sql).fetchall()))
 
     async def get_jobs_by_block_number(self, block_number: int) -> list[JobItem]:
         # The reference's union of three finds (§6), in one statement.
