@@ -37,7 +37,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
-from orchestrator.core.clients.database import AggregatorBatchQuery, BatchAlreadyExistsError, SnosBatchQuery
+from orchestrator.core.clients.database import (
+    JOB_TYPES_BY_BLOCK_NUMBER,
+    JOB_TYPES_BY_BLOCK_RANGE,
+    JOB_TYPES_BY_TO_SETTLE,
+    AggregatorBatchQuery,
+    BatchAlreadyExistsError,
+    SnosBatchQuery,
+)
 from orchestrator.core.errors import (
     EmptyUpdateError,
     JobAlreadyExistsError,
@@ -434,14 +441,18 @@ class MongoDatabaseClient:
         )
 
     async def get_jobs_by_block_number(self, block_number: int) -> list[JobItem]:
-        by_block = [JobType.PROOF_CREATION.value, JobType.PROOF_REGISTRATION.value, JobType.DATA_SUBMISSION.value]
-        found = await self._find_jobs({"job_type": {"$in": by_block}, "metadata.specific.block_number": block_number})
-        found += await self._find_jobs(
-            {"job_type": JobType.STATE_TRANSITION.value, "metadata.specific.context.to_settle": block_number}
+        found = await self._find_jobs(
+            {"job_type": {"$in": _statuses(JOB_TYPES_BY_BLOCK_NUMBER)}, "metadata.specific.block_number": block_number}
         )
         found += await self._find_jobs(
             {
-                "job_type": {"$in": [JobType.SNOS_RUN.value, JobType.AGGREGATOR.value]},
+                "job_type": {"$in": _statuses(JOB_TYPES_BY_TO_SETTLE)},
+                "metadata.specific.context.to_settle": block_number,
+            }
+        )
+        found += await self._find_jobs(
+            {
+                "job_type": {"$in": _statuses(JOB_TYPES_BY_BLOCK_RANGE)},
                 "metadata.specific.start_block": {"$lte": block_number},
                 "metadata.specific.end_block": {"$gte": block_number},
             }

@@ -10,12 +10,17 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from orchestrator.clients.sqlite_support import DEFAULT_BUSY_TIMEOUT_SECONDS, SqliteConnection
 from orchestrator.core.clients.database import (
+    JOB_TYPES_BY_BLOCK_NUMBER,
+    JOB_TYPES_BY_BLOCK_RANGE,
+    JOB_TYPES_BY_TO_SETTLE,
     AggregatorBatchQuery,
     BatchAlreadyExistsError,
     SnosBatchQuery,
@@ -392,134 +397,101 @@ class SqliteDatabaseClient:
 
     async def get_jobs_by_block_number(self, block_number: int) -> list[JobItem]:
         # The reference's union of three finds (§6), in one statement.
-        by_block = [JobType.PROOF_CREATION, JobType.PROOF_REGISTRATION, JobType.DATA_SUBMISSION]
-        by_range = [JobType.SNOS_RUN, JobType.AGGREGATOR]
-        block_in, block_params = _in("job_type", [t.value for t in by_block])
-        range_in, range_params = _in("job_type", [t.value for t in by_range])
+        block_in, block_params = _in("job_type", [t.value for t in JOB_TYPES_BY_BLOCK_NUMBER])
+        settle_in, settle_params = _in("job_type", [t.value for t in JOB_TYPES_BY_TO_SETTLE])
+        range_in, range_params = _in("job_type", [t.value for t in JOB_TYPES_BY_BLOCK_RANGE])
         sql = (
             f"SELECT data FROM jobs WHERE ({block_in} AND block_number = ?)"
-            " OR (job_type = ? AND to_settle = ?)"
+            f" OR ({settle_in} AND to_settle = ?)"
             f" OR ({range_in} AND start_block <= ? AND end_block >= ?)"
             " ORDER BY job_type ASC, internal_id ASC"
         )
-        params = [
-            *block_params,
-            block_number,
-            JobType.STATE_TRANSITION.value,
-            block_number,
-            *range_params,
-            block_number,
-            block_number,
-        ]
+        params = [*block_params, block_number, *settle_params, block_number, *range_params, block_number, block_number]
         return _jobs(await self._db.read(lambda conn: conn.execute(sql, params).fetchall()))
 
     # --- batches ----------------------------------------------------------------------------
-    async def _snos_batches(
-        self, where: _Where, order: str = "batch_index ASC", limit: int | None = None
-    ) -> list[SnosBatch]:
-        sql = f"SELECT data FROM snos_batches{where.sql()} ORDER BY {order}{_limit(limit)}"
+    async def _batches(
+        self, table: _BatchTable[_B], where: _Where, order: str = "batch_index ASC", limit: int | None = None
+    ) -> list[_B]:
+        sql = f"SELECT data FROM {table.name}{where.sql()} ORDER BY {order}{_limit(limit)}"
         rows = await self._db.read(lambda conn: conn.execute(sql, where.params).fetchall())
-        return [SnosBatch.model_validate_json(r["data"]) for r in rows]
+        return [table.model.model_validate_json(r["data"]) for r in rows]
 
-    async def _aggregator_batches(
-        self, where: _Where, order: str = "batch_index ASC", limit: int | None = None
-    ) -> list[AggregatorBatch]:
-        sql = f"SELECT data FROM aggregator_batches{where.sql()} ORDER BY {order}{_limit(limit)}"
-        rows = await self._db.read(lambda conn: conn.execute(sql, where.params).fetchall())
-        return [AggregatorBatch.model_validate_json(r["data"]) for r in rows]
+    async def _first_batch(self, table: _BatchTable[_B], where: _Where, order: str) -> _B | None:
+        found = await self._batches(table, where, order, 1)
+        return found[0] if found else None
 
     async def get_latest_snos_batch(self) -> SnosBatch | None:
-        found = await self._snos_batches(_Where(), "batch_index DESC", 1)
-        return found[0] if found else None
+        return await self._first_batch(_SNOS, _Where(), "batch_index DESC")
 
     async def get_latest_aggregator_batch(self) -> AggregatorBatch | None:
-        found = await self._aggregator_batches(_Where(), "batch_index DESC", 1)
-        return found[0] if found else None
+        return await self._first_batch(_AGGREGATOR, _Where(), "batch_index DESC")
 
     async def get_oldest_aggregator_batch(self, orchestrator_version: str | None = None) -> AggregatorBatch | None:
         where = _Where()
         if orchestrator_version is not None:
             where.add("orchestrator_version = ?", orchestrator_version)
-        found = await self._aggregator_batches(where, "batch_index ASC", 1)
-        return found[0] if found else None
+        return await self._first_batch(_AGGREGATOR, where, "batch_index ASC")
 
     async def get_snos_batches(self, query: SnosBatchQuery) -> list[SnosBatch]:
-        where = _Where().add_in("batch_index", query.indexes).add_in("status", query.statuses)
+        where = _batch_query(query.indexes, query.statuses, query.orchestrator_version)
         if query.aggregator_batch_index is not None:
             where.add("aggregator_batch_index = ?", query.aggregator_batch_index)
-        if query.orchestrator_version is not None:
-            where.add("orchestrator_version = ?", query.orchestrator_version)
-        return await self._snos_batches(where, f"batch_index {query.sort.upper()}", query.limit)
+        return await self._batches(_SNOS, where, f"batch_index {query.sort.upper()}", query.limit)
 
     async def get_aggregator_batches(self, query: AggregatorBatchQuery) -> list[AggregatorBatch]:
-        where = _Where().add_in("batch_index", query.indexes).add_in("status", query.statuses)
-        if query.orchestrator_version is not None:
-            where.add("orchestrator_version = ?", query.orchestrator_version)
-        return await self._aggregator_batches(where, f"batch_index {query.sort.upper()}", query.limit)
+        where = _batch_query(query.indexes, query.statuses, query.orchestrator_version)
+        return await self._batches(_AGGREGATOR, where, f"batch_index {query.sort.upper()}", query.limit)
 
-    async def update_snos_batch_status_by_index(self, index: int, status: SnosBatchStatus) -> SnosBatch:
-        def update(conn: sqlite3.Connection) -> SnosBatch:
-            row = conn.execute("SELECT data FROM snos_batches WHERE batch_index = ?", (index,)).fetchone()
+    async def _set_batch_status(self, table: _BatchTable[_B], index: int, status: StrEnum) -> _B:
+        def update(conn: sqlite3.Connection) -> _B:
+            row = conn.execute(f"SELECT data FROM {table.name} WHERE batch_index = ?", (index,)).fetchone()
             if row is None:
-                raise NotFoundError(f"no SNOS batch with index {index}")
-            batch = SnosBatch.model_validate_json(row["data"])
-            batch.status = status
-            batch.updated_at = utc_now()
-            _write_snos_batch(conn, batch, insert=False)
+                raise NotFoundError(f"no {table.what} with index {index}")
+            stored = table.model.model_validate_json(row["data"])
+            batch = stored.model_copy(update={"status": status, "updated_at": utc_now()})
+            _write_batch(conn, table, batch, insert=False)
             return batch
 
         return await self._db.write(update)
 
     async def update_aggregator_batch_status_by_index(
+    async def update_snos_batch_status_by_index(self, index: int, status: SnosBatchStatus) -> SnosBatch:
+        return await self._set_batch_status(_SNOS, index, status)
+
         self, index: int, status: AggregatorBatchStatus
     ) -> AggregatorBatch:
-        def update(conn: sqlite3.Connection) -> AggregatorBatch:
-            row = conn.execute("SELECT data FROM aggregator_batches WHERE batch_index = ?", (index,)).fetchone()
-            if row is None:
-                raise NotFoundError(f"no aggregator batch with index {index}")
-            batch = AggregatorBatch.model_validate_json(row["data"])
-            batch.status = status
-            batch.updated_at = utc_now()
-            _write_aggregator_batch(conn, batch, insert=False)
-            return batch
+        return await self._set_batch_status(_AGGREGATOR, index, status)
 
-        return await self._db.write(update)
+    async def _upsert_batch(self, table: _BatchTable[_B], batch: _B) -> _B:
+        def upsert(conn: sqlite3.Connection) -> _B:
+            stored = batch.model_copy(deep=True)
+            stored.num_blocks = stored.end_block - stored.start_block + 1
+            stored.updated_at = utc_now()
+            row = conn.execute(f"SELECT data FROM {table.name} WHERE id = ?", (str(batch.id),)).fetchone()
+            if row is not None:
+                stored.created_at = table.model.model_validate_json(row["data"]).created_at
+            _write_batch(conn, table, stored, insert=row is None)
+            return stored
+
+        return await self._db.write(upsert)
 
     async def update_or_create_snos_batch(self, batch: SnosBatch) -> SnosBatch:
-        def upsert(conn: sqlite3.Connection) -> SnosBatch:
-            stored = batch.model_copy(deep=True)
-            stored.num_blocks = stored.end_block - stored.start_block + 1
-            stored.updated_at = utc_now()
-            row = conn.execute("SELECT data FROM snos_batches WHERE id = ?", (str(batch.id),)).fetchone()
-            if row is not None:
-                stored.created_at = SnosBatch.model_validate_json(row["data"]).created_at
-            _write_snos_batch(conn, stored, insert=row is None)
-            return stored
-
-        return await self._db.write(upsert)
+        return await self._upsert_batch(_SNOS, batch)
 
     async def update_or_create_aggregator_batch(self, batch: AggregatorBatch) -> AggregatorBatch:
-        def upsert(conn: sqlite3.Connection) -> AggregatorBatch:
-            stored = batch.model_copy(deep=True)
-            stored.num_blocks = stored.end_block - stored.start_block + 1
-            stored.updated_at = utc_now()
-            row = conn.execute("SELECT data FROM aggregator_batches WHERE id = ?", (str(batch.id),)).fetchone()
-            if row is not None:
-                stored.created_at = AggregatorBatch.model_validate_json(row["data"]).created_at
-            _write_aggregator_batch(conn, stored, insert=row is None)
-            return stored
+        return await self._upsert_batch(_AGGREGATOR, batch)
 
-        return await self._db.write(upsert)
-
-    async def create_snos_batch(self, batch: SnosBatch) -> SnosBatch:
+    async def _create_batch(self, table: _BatchTable[_B], batch: _B) -> _B:
         stored = batch.model_copy(deep=True)
-        await self._db.write(lambda conn: _write_snos_batch(conn, stored, insert=True))
+        await self._db.write(lambda conn: _write_batch(conn, table, stored, insert=True))
         return stored
 
     async def create_aggregator_batch(self, batch: AggregatorBatch) -> AggregatorBatch:
-        stored = batch.model_copy(deep=True)
-        await self._db.write(lambda conn: _write_aggregator_batch(conn, stored, insert=True))
-        return stored
+    async def create_snos_batch(self, batch: SnosBatch) -> SnosBatch:
+        return await self._create_batch(_SNOS, batch)
+
+        return await self._create_batch(_AGGREGATOR, batch)
 
     async def get_aggregator_batch_for_block(self, block_number: int) -> AggregatorBatch | None:
         def find(conn: sqlite3.Connection) -> str | None:
@@ -556,11 +528,11 @@ class SqliteDatabaseClient:
         )
 
     async def get_start_snos_batch_for_aggregator(self, aggregator_index: int) -> SnosBatch | None:
-        found = await self._snos_batches(_Where().add("aggregator_batch_index = ?", aggregator_index), limit=1)
-        return found[0] if found else None
+        where = _Where().add("aggregator_batch_index = ?", aggregator_index)
+        return await self._first_batch(_SNOS, where, "batch_index ASC")
 
     async def get_snos_batches_by_aggregator_index(self, aggregator_index: int) -> list[SnosBatch]:
-        return await self._snos_batches(_Where().add("aggregator_batch_index = ?", aggregator_index))
+        return await self._batches(_SNOS, _Where().add("aggregator_batch_index = ?", aggregator_index))
 
     async def get_snos_batches_without_jobs(
         self,
@@ -581,6 +553,7 @@ class SqliteDatabaseClient:
         return [SnosBatch.model_validate_json(r["data"]) for r in rows]
 
     # --- audit log ------------------------------------------------------------------------------
+
     async def add_audit_entry(self, entry: AuditEntry) -> None:
         row = (str(entry.id), _ts(entry.at), entry.actor, entry.model_dump_json())
         await self._db.write(
@@ -596,75 +569,77 @@ class SqliteDatabaseClient:
         return [AuditEntry.model_validate_json(r["data"]) for r in rows]
 
 
-# --- batch writes (run inside a write transaction) ----------------------------------------------
+# --- batch tables and writes (the writes run inside a write transaction) ---------------------------
 
 
-def _write_snos_batch(conn: sqlite3.Connection, batch: SnosBatch, insert: bool) -> None:
-    values = (
-        batch.index,
-        batch.aggregator_batch_index,
-        batch.status.value,
-        batch.orchestrator_version,
-        batch.start_block,
-        batch.end_block,
-        _ts(batch.created_at),
-        _ts(batch.updated_at),
-        batch.model_dump_json(),
-        str(batch.id),
-    )
-    old_range = _stored_range(conn, "snos_batches", batch.id)
+_B = TypeVar("_B", SnosBatch, AggregatorBatch)
+
+@dataclass(frozen=True)
+class _BatchTable(Generic[_B]):
+    """One batch kind's table: its name, model, the lookup column pointing blocks at it, and the
+    columns beyond the common ones."""
+
+    name: str
+    what: str
+    model: type[_B]
+    lookup_column: str
+    extra_columns: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (
+            "batch_index",
+            *self.extra_columns,
+            "status",
+            "orchestrator_version",
+            "start_block",
+            "end_block",
+            "created_at",
+            "updated_at",
+            "data",
+            "id",
+        )
+
+    def values(self, batch: _B) -> tuple[Any, ...]:
+        return (
+            batch.index,
+            *(getattr(batch, column) for column in self.extra_columns),
+            batch.status.value,
+            batch.orchestrator_version,
+            batch.start_block,
+            batch.end_block,
+            _ts(batch.created_at),
+            _ts(batch.updated_at),
+            batch.model_dump_json(),
+            str(batch.id),
+        )
+
+
+_SNOS = _BatchTable("snos_batches", "SNOS batch", SnosBatch, "snos_batch_index", ("aggregator_batch_index",))
+_AGGREGATOR = _BatchTable("aggregator_batches", "aggregator batch", AggregatorBatch, "aggregator_batch_index")
+
+
+def _batch_query(indexes: Sequence[int], statuses: Sequence[StrEnum], orchestrator_version: str | None) -> _Where:
+    where = _Where().add_in("batch_index", indexes).add_in("status", statuses)
+    if orchestrator_version is not None:
+        where.add("orchestrator_version = ?", orchestrator_version)
+    return where
+
+
+def _write_batch(conn: sqlite3.Connection, table: _BatchTable[_B], batch: _B, insert: bool) -> None:
+    columns = table.columns
+    if insert:
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    else:  # the id is the last column: the row to update
+        sql = f"UPDATE {table.name} SET {', '.join(f'{c} = ?' for c in columns[:-1])} WHERE id = ?"
+    old_range = _stored_range(conn, table.name, batch.id)
     try:
-        if insert:
-            conn.execute(
-                "INSERT INTO snos_batches (batch_index, aggregator_batch_index, status, orchestrator_version,"
-                " start_block, end_block, created_at, updated_at, data, id) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                values,
-            )
-        else:
-            conn.execute(
-                "UPDATE snos_batches SET batch_index = ?, aggregator_batch_index = ?, status = ?,"
-                " orchestrator_version = ?, start_block = ?, end_block = ?, created_at = ?, updated_at = ?,"
-                " data = ? WHERE id = ?",
-                values,
-            )
+        conn.execute(sql, table.values(batch))
     except sqlite3.IntegrityError as exc:
         raise BatchAlreadyExistsError(
-            f"SNOS batch {batch.index} (blocks {batch.start_block}..{batch.end_block}) clashes with a stored one"
+            f"{table.what} {batch.index} (blocks {batch.start_block}..{batch.end_block}) clashes with a stored one"
         ) from exc
-    _sync_lookups(conn, "snos_batch_index", batch.index, old_range, (batch.start_block, batch.end_block))
-
-
-def _write_aggregator_batch(conn: sqlite3.Connection, batch: AggregatorBatch, insert: bool) -> None:
-    values = (
-        batch.index,
-        batch.status.value,
-        batch.orchestrator_version,
-        batch.start_block,
-        batch.end_block,
-        _ts(batch.created_at),
-        _ts(batch.updated_at),
-        batch.model_dump_json(),
-        str(batch.id),
-    )
-    old_range = _stored_range(conn, "aggregator_batches", batch.id)
-    try:
-        if insert:
-            conn.execute(
-                "INSERT INTO aggregator_batches (batch_index, status, orchestrator_version, start_block,"
-                " end_block, created_at, updated_at, data, id) VALUES (?,?,?,?,?,?,?,?,?)",
-                values,
-            )
-        else:
-            conn.execute(
-                "UPDATE aggregator_batches SET batch_index = ?, status = ?, orchestrator_version = ?,"
-                " start_block = ?, end_block = ?, created_at = ?, updated_at = ?, data = ? WHERE id = ?",
-                values,
-            )
-    except sqlite3.IntegrityError as exc:
-        raise BatchAlreadyExistsError(
-            f"aggregator batch {batch.index} (blocks {batch.start_block}..{batch.end_block}) clashes with a stored one"
-        ) from exc
-    _sync_lookups(conn, "aggregator_batch_index", batch.index, old_range, (batch.start_block, batch.end_block))
+    _sync_lookups(conn, table.lookup_column, batch.index, old_range, (batch.start_block, batch.end_block))
 
 
 def _stored_range(conn: sqlite3.Connection, table: str, batch_id: uuid.UUID) -> tuple[int, int, int] | None:

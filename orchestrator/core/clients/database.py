@@ -19,6 +19,17 @@ from orchestrator.core.models.batch import (
 )
 from orchestrator.core.models.job import JobItem, JobItemUpdates, JobStatus, JobType
 
+#: Which jobs name a block, for `get_jobs_by_block_number` (the reference's three finds): these by
+#: `metadata.specific.block_number`, StateTransition by its `context.to_settle`, and the range types
+#: by `start_block..end_block`. One place, so the adapters cannot disagree.
+JOB_TYPES_BY_BLOCK_NUMBER: tuple[JobType, ...] = (
+    JobType.PROOF_CREATION,
+    JobType.PROOF_REGISTRATION,
+    JobType.DATA_SUBMISSION,
+)
+JOB_TYPES_BY_TO_SETTLE: tuple[JobType, ...] = (JobType.STATE_TRANSITION,)
+JOB_TYPES_BY_BLOCK_RANGE: tuple[JobType, ...] = (JobType.SNOS_RUN, JobType.AGGREGATOR)
+
 
 class BatchAlreadyExistsError(OrchestratorError):
     """A batch with the same id, index, start_block or end_block is stored already."""
@@ -137,9 +148,9 @@ class DatabaseClient(Protocol):
         """Completed StateTransition jobs whose storage_artifacts_tagged_at is unset."""
 
     async def get_jobs_by_block_number(self, block_number: int) -> list[JobItem]:
-        """The reference's union: ProofCreation/ProofRegistration/DataSubmission jobs whose
-        metadata.specific.block_number is the block, StateTransition jobs whose context.to_settle is
-        it, and SnosRun jobs whose start_block..end_block holds it."""
+        """The reference's union: `JOB_TYPES_BY_BLOCK_NUMBER` jobs whose metadata.specific.block_number
+        is the block, `JOB_TYPES_BY_TO_SETTLE` jobs whose context.to_settle is it, and
+        `JOB_TYPES_BY_BLOCK_RANGE` jobs whose start_block..end_block holds it; by type, then internal_id."""
 
     # --- batches ----------------------------------------------------------------------------
     async def get_latest_snos_batch(self) -> SnosBatch | None: ...
