@@ -455,10 +455,10 @@ class SqliteDatabaseClient:
 
         return await self._db.write(update)
 
-    async def update_aggregator_batch_status_by_index(
     async def update_snos_batch_status_by_index(self, index: int, status: SnosBatchStatus) -> SnosBatch:
         return await self._set_batch_status(_SNOS, index, status)
 
+    async def update_aggregator_batch_status_by_index(
         self, index: int, status: AggregatorBatchStatus
     ) -> AggregatorBatch:
         return await self._set_batch_status(_AGGREGATOR, index, status)
@@ -487,10 +487,10 @@ class SqliteDatabaseClient:
         await self._db.write(lambda conn: _write_batch(conn, table, stored, insert=True))
         return stored
 
-    async def create_aggregator_batch(self, batch: AggregatorBatch) -> AggregatorBatch:
     async def create_snos_batch(self, batch: SnosBatch) -> SnosBatch:
         return await self._create_batch(_SNOS, batch)
 
+    async def create_aggregator_batch(self, batch: AggregatorBatch) -> AggregatorBatch:
         return await self._create_batch(_AGGREGATOR, batch)
 
     async def get_aggregator_batch_for_block(self, block_number: int) -> AggregatorBatch | None:
@@ -552,8 +552,8 @@ class SqliteDatabaseClient:
         rows = await self._db.read(lambda conn: conn.execute(sql, where.params).fetchall())
         return [SnosBatch.model_validate_json(r["data"]) for r in rows]
 
-    # --- audit log ------------------------------------------------------------------------------
 
+    # --- audit log ------------------------------------------------------------------------------
     async def add_audit_entry(self, entry: AuditEntry) -> None:
         row = (str(entry.id), _ts(entry.at), entry.actor, entry.model_dump_json())
         await self._db.write(
@@ -571,8 +571,8 @@ class SqliteDatabaseClient:
 
 # --- batch tables and writes (the writes run inside a write transaction) ---------------------------
 
-
 _B = TypeVar("_B", SnosBatch, AggregatorBatch)
+
 
 @dataclass(frozen=True)
 class _BatchTable(Generic[_B]):
