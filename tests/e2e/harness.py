@@ -36,7 +36,7 @@ class OrchestratorProcess:
                 raise RuntimeError(f"orchestrator exited with {self.process.returncode}: {self.log()}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as r:
-                    if r.read() == b"UP":
+                    if r.status == 200:  # 503 (a supervised loop down) raises HTTPError, an OSError
                         return
             except OSError:
                 pass

@@ -21,6 +21,7 @@ from orchestrator.controllers.cli.errors import CliError, CliFailure
 from orchestrator.controllers.cli.logs import configure_logging
 from orchestrator.controllers.cli.options import load_from_cli, settings_options
 from orchestrator.controllers.routes.app import create_app
+from orchestrator.controllers.routes.health import Check, use_health_sources
 from orchestrator.controllers.workers.supervision import RestartPolicy
 from orchestrator.controllers.workers.supervisor import WorkerParams, WorkerSupervisor, reference_concurrency
 from orchestrator.core.errors import ConfigError
@@ -85,6 +86,16 @@ async def preflight(container: Container) -> list[str]:
     return problems
 
 
+def readiness_checks(container: Container) -> dict[str, Check]:
+    """What `/ready` asks: the stores no worker can do without."""
+    infra = container.infra
+    return {
+        "database": infra.database.health_check,
+        "queue": infra.queue.health_check,
+        "storage": infra.storage.health_check,
+    }
+
+
 async def serve(
     settings: Settings,
     handlers: Mapping[JobType, JobHandler] | None = None,
@@ -107,6 +118,9 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
+    supervisor = WorkerSupervisor(
+        container.engine, container.queue, container.dispatcher, worker_params(settings), container.infra.cron
+    )
     app = create_app(
         container.engine,
         settings.server.admin_enabled,
@@ -114,6 +128,7 @@ async def serve(
         service_metrics=container.service_metrics,
         batching_lock=container.infra.lock,
     )
+    use_health_sources(app, supervisor.loop_states, readiness_checks(container))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.server.host, settings.server.port)
@@ -123,9 +138,6 @@ async def serve(
         await runner.cleanup()
         await container.close()
         raise CliFailure(f"cannot listen on {settings.server.host}:{settings.server.port}: {exc.strerror}") from None
-    supervisor = WorkerSupervisor(
-        container.engine, container.queue, container.dispatcher, worker_params(settings), container.infra.cron
-    )
     await supervisor.start()
     log.info(
         "orchestrator running: profile %s, layer %s, http://%s:%s",

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from orchestrator.controllers.routes.health import register_health
 from orchestrator.core.clients.database import AggregatorBatchQuery, SnosBatchQuery
 from orchestrator.core.clients.lock import LockClient
 from orchestrator.core.errors import InvalidJobStatusError, JobNotFoundError, OrchestratorError
@@ -117,10 +118,6 @@ def _int_param(request: web.Request, name: str) -> int:
 
 
 # --- public -------------------------------------------------------------------------------------
-async def health(request: web.Request) -> web.Response:
-    return web.Response(text="UP")
-
-
 async def metrics(request: web.Request) -> web.Response:
     """Counters and circuit-breaker state of every external service the process talks to."""
     return envelope({"services": request.app[METRICS]()})
@@ -316,7 +313,7 @@ def create_app(
     app[ADMIN] = admin_enabled
     app[MAX_PRIORITY] = max_priority_queue_size
     app[METRICS] = service_metrics
-    app.router.add_get("/health", health)
+    register_health(app)  # /health and /ready: their sources are attached by `orchestrator run`
     app.router.add_get("/metrics", metrics)
     for prefix in ("", "/api/v1"):
         app.router.add_get(prefix + "/jobs/{id}/process", process)
