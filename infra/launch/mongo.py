@@ -1,8 +1,8 @@
 """A MongoDB wire-protocol server for tests: the real mongod at MONGODB_URL when that is set,
 otherwise nx-27017 (pure Python, on SQLite) from its own virtualenv under infra/.services.
 
-nx-27017 has known gaps (docs/services.md); the MongoDB client avoids them by its choice of
-operations, so the same tests run against both.
+nx-27017 has known gaps (README.md, "The MongoDB test server's gaps"); the MongoDB client avoids
+them by its choice of operations, so the same tests run against both.
 """
 
 from __future__ import annotations

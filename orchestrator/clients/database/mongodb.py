@@ -2,8 +2,8 @@
 indexes: `jobs`, `snos_batches`, `aggregator_batches`, `block_batch_lookups`.
 
 Choices that keep it correct on real MongoDB *and* on the MongoDB-compatible test server
-(nx-27017, whose gaps are listed in docs/services.md), by the operations used rather than by
-special cases:
+(nx-27017, whose gaps are listed in README.md, "The MongoDB test server's gaps"), by the operations
+used rather than by special cases:
 
 - Jobs are created with `insert_one` on the unique (job_type, internal_id) index: a
   DuplicateKeyError means "exists". Every job write is `find_one_and_update` filtered on

@@ -1,4 +1,4 @@
-"""Data availability: state diff -> felts -> blobs (+ KZG), byte for byte as Starknet posts them.
+"""Data availability: state diff -> felts -> blobs, byte for byte as Starknet posts them.
 
 Entry points:
 - `encoder.encode_block_state_update(update, block_number, version, nonce_source)`: the
@@ -8,6 +8,8 @@ Entry points:
   `batch.encode_and_compress` is its offline part.
 - `squash.squash(updates, pre_range_block, reader)`: merge consecutive state updates.
 - `blob.felts_to_blobs(felts)` / `blob.blob_to_felts(blob)`: FFT to and from 131072-byte blobs.
-- `proofs.proofs_at_x0(blobs, x0, ys)`, `proofs.sidecar(blobs)`: KZG for settlement and blob txs.
 - `state_update.StateUpdate.from_json`: typed, validated `starknet_getStateUpdate` results.
+
+The KZG material of settlement lives with the settlement client: `clients/settlement/blob_proofs.py`
+(proofs at x_0) and `clients/settlement/blob_tx.py` (blob-transaction sidecars).
 """
