@@ -26,7 +26,6 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 from starknet_py.net.signer.key_pair import KeyPair
 
 from infra.devnet.atlantic import AtlanticDouble
@@ -57,8 +56,6 @@ OPERATOR_KEY = 0x1B2C3D4E5F60718293A4B5C6D7E8F90112233445566778899AABBCCDDEEFF01
 ACCOUNT_ADDRESS = 0x4D3A5E7F0C1B2A39485766554433221100FFEEDDCCBBAA99887766554433221
 CORE_ADDRESS = 0x7C0E5E771E7E5C0E0E000000000000000000000000000000000000000000001
 ATLANTIC_API_KEY = "devnet-atlantic-key"
-#: The devnet closes the last batch through the admin API when its recorded chain ends.
-ADMIN_TOKEN = "devnet-admin-token-not-secret"
 #: Written into the data directory when the run ends: the settlement server's state.
 SETTLEMENT_STATE = "settlement_state.json"
 
@@ -147,8 +144,6 @@ def _wired(wiring: L3Wiring, services: L3Services) -> dict[str, str]:
         "DATA_DIR": str(wiring.data_dir),
         "HOST": "127.0.0.1",
         "PORT": str(wiring.port),
-        "ADMIN_ENABLED": "true",
-        "ADMIN_TOKEN": ADMIN_TOKEN,
         "MADARA_RPC_URL": wiring.node_url,
         "MADARA_FEEDER_GATEWAY_URL": wiring.node_url,
         "SNOS_RUNNER": "devnet",
@@ -169,18 +164,6 @@ def _wired(wiring: L3Wiring, services: L3Services) -> dict[str, str]:
         "MIN_BLOCK_NO_TO_PROCESS": str(wiring.first_block),
         "MAX_BLOCK_NO_TO_PROCESS": str(wiring.last_block),
     }
-
-
-async def is_snos_batched(api_url: str, block: int) -> bool:
-    """Whether `block` is in a SNOS batch yet (L3 has no aggregator batches)."""
-    params = {"sort": "desc", "limit": "1"}
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-        session.get(api_url.rstrip("/") + "/batches/snos", params=params) as response,
-    ):
-        response.raise_for_status()
-        batches = (await response.json()).get("data", {}).get("batches", [])
-    return bool(batches) and int(batches[0]["end_block"]) >= block
 
 
 async def start_l3(
