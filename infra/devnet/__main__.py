@@ -11,10 +11,10 @@ aggregator batch's stage (produced, batched, SNOS, proven, aggregated, on L1) an
 block→L1 latency; otherwise plain lines say what changed. SIGINT/SIGTERM stop everything it started,
 by PID.
 
-The recorded chain ends at the last block to settle, so no later block arrives to close the last
-batch: once that block is batched, the devnet closes the open batches through the admin API, as an
-operator does when a sequencer stops. Orchestrator settings (MADARA_ORCHESTRATOR_*) in the caller's
-environment override the devnet's batch sizes and intervals, never its wiring (see env.py).
+The recorded chain ends at the last block to settle; the last batches close on their time limit
+(MAX_BATCH_TIME_SECONDS) without a later block, so no admin call is needed. Orchestrator settings
+(MADARA_ORCHESTRATOR_*) in the caller's environment override the devnet's batch sizes and intervals,
+never its wiring (see env.py).
 
 `--until-settled` exits 0 once the contract has settled the last block and every job is Completed,
 its last line then `latency block→L1: p50 X.Xs, p95 Y.Ys, max Z.Zs over N blocks`; and 1 on a Failed
@@ -271,7 +271,7 @@ async def _watch_loop(
 ) -> int:
     blocks = state.blocks
     deadline = None if options.timeout is None else time.monotonic() + options.timeout
-    chain_end_closed = announced = False
+    announced = False
     while not stop.is_set():
         if orchestrator.process is not None and orchestrator.process.poll() is not None:
             say(f"the orchestrator exited with {orchestrator.process.returncode}:\n{tail(orchestrator.log_path)}")
@@ -279,8 +279,6 @@ async def _watch_loop(
         progress = await poll(api, core, blocks.last)
         if progress is not None:
             await state.show(progress)
-            if not chain_end_closed and state.sequencer.done:
-                chain_end_closed = await close_at_chain_end(api, blocks.last)
             result = outcome(progress)
             if result is not None and not announced:
                 say(final_line(result, progress, blocks, orchestrator.log_path))
@@ -296,19 +294,6 @@ async def _watch_loop(
             pass
     say("stopping")
     return 0
-
-
-async def close_at_chain_end(api: OrchestratorApi, last: int) -> bool:
-    """Once the last block is batched, close the open batches: no later block will close them."""
-    try:
-        if not await api.is_batched(last):
-            return False
-        closed = await api.close_open_batches()
-    except Exception as exc:  # retried on the next poll
-        say(f"closing the last batches failed: {exc}")
-        return False
-    say(f"end of the recorded chain: block {last} is batched; closed the open batches {closed}")
-    return True
 
 
 async def run(options: Options) -> int:

@@ -73,8 +73,6 @@ def _wired(wiring: Wiring) -> dict[str, str]:
         "DATA_DIR": str(wiring.data_dir),
         "HOST": "127.0.0.1",
         "PORT": str(wiring.port),
-        # the devnet closes the last batches through the admin API when its recorded chain ends
-        "ADMIN_ENABLED": "true",
         "MADARA_RPC_URL": wiring.node_url,
         "MADARA_FEEDER_GATEWAY_URL": wiring.node_url,
         "SNOS_RUNNER": "devnet",
