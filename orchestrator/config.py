@@ -479,9 +479,13 @@ def run_problems(settings: Settings) -> list[str]:
             ("SHARP_SERVER_CRT_FILE", p.sharp_server_crt_file),
         ):
             need(value, env, "when the prover is sharp")
+        if p.sharp_settlement_layer is SettlementLayer.ETHEREUM:
+            need(p.sharp_rpc_node_url, "SHARP_RPC_NODE_URL", "when SHARP settles on ethereum")
+            need(p.gps_verifier_contract_address, "GPS_VERIFIER_CONTRACT_ADDRESS", "when SHARP settles on ethereum")
     if p.prover is ProverKind.ATLANTIC:
         need(p.atlantic_service_url, "ATLANTIC_SERVICE_URL", "when the prover is atlantic")
         need(p.atlantic_network, "ATLANTIC_NETWORK", "when the prover is atlantic")
+        need(p.atlantic_api_key, "ATLANTIC_API_KEY", "when the prover is atlantic")
     if p.prover is ProverKind.MOCK and settings.service.store_audit_artifacts:
         problems.append(f"{PREFIX}STORE_AUDIT_ARTIFACTS: cannot be used with the mock prover")
     pipeline = bool(settings.madara.madara_rpc_url)
@@ -491,4 +495,32 @@ def run_problems(settings: Settings) -> list[str]:
         need(settings.madara.madara_rpc_url, "MADARA_RPC_URL", "with the aws profile")
         if settings.snos.snos_runner == "devnet":
             problems.append(f"{PREFIX}SNOS_RUNNER: the devnet stand-in for the OS runs on the local profile only")
+    if pipeline:
+        problems.extend(pipeline_problems(settings))
     return problems
+
+
+def pipeline_problems(settings: Settings) -> list[str]:
+    """What the pipeline's clients need (checked here so that bootstrap only builds)."""
+    s, p = settings.settlement, settings.prover
+    needed: list[tuple[object, str, str]] = []
+    if s.settlement_layer is SettlementLayer.ETHEREUM:
+        why = "when settling on ethereum"
+        needed += [
+            (s.ethereum_settlement_rpc_url, "ETHEREUM_SETTLEMENT_RPC_URL", why),
+            (s.ethereum_private_key, "ETHEREUM_PRIVATE_KEY", why),
+            (s.l1_core_contract_address, "L1_CORE_CONTRACT_ADDRESS", why),
+        ]
+    else:
+        why = "when settling on starknet"
+        needed += [
+            (s.starknet_settlement_rpc_url, "STARKNET_SETTLEMENT_RPC_URL", why),
+            (s.starknet_private_key, "STARKNET_PRIVATE_KEY", why),
+            (s.starknet_account_address, "STARKNET_ACCOUNT_ADDRESS", why),
+            (s.starknet_cairo_core_contract_address, "STARKNET_CAIRO_CORE_CONTRACT_ADDRESS", why),
+        ]
+    if p.prover is ProverKind.MOCK and p.mock_verifier_address:
+        why = "by the mock verifier (MOCK_VERIFIER_ADDRESS)"
+        needed.append((s.ethereum_settlement_rpc_url, "ETHEREUM_SETTLEMENT_RPC_URL", why))
+        needed.append((p.mock_verifier_private_key or s.ethereum_private_key, "MOCK_VERIFIER_PRIVATE_KEY", why))
+    return [f"{PREFIX}{env}: required {why}" for value, env, why in needed if value in (None, "")]

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from orchestrator.bootstrap.container import Container, Infrastructure, OwnedClients
 from orchestrator.bootstrap.infrastructure import build_engine, build_infrastructure
 from orchestrator.bootstrap.pipeline import EngineCheckpoint, build_rollup_handlers, build_rollup_triggers
-from orchestrator.config import Settings
+from orchestrator.config import Settings, SettingsError, run_problems
 from orchestrator.core.models.job import JobType
 from orchestrator.core.models.queue import WorkerTrigger
 from orchestrator.services.job.handler import JobHandler
@@ -41,7 +41,13 @@ def build(
 
 
 def build_pipeline(settings: Settings, infra: Infrastructure) -> Container:
-    """The layer's pipeline over the configured node, prover, SNOS runner and settlement."""
+    """The layer's pipeline over the configured node, prover, SNOS runner and settlement.
+
+    Raises SettingsError (one line per problem) for settings the pipeline cannot run with: config
+    validates, this only builds."""
+    problems = run_problems(settings)
+    if problems:
+        raise SettingsError(problems)
     owned = OwnedClients()
     checkpoint = EngineCheckpoint()
     clients, handlers = build_rollup_handlers(settings, infra, owned, checkpoint)

@@ -16,6 +16,7 @@ from orchestrator.clients.storage.local import LocalStorageClient
 from orchestrator.config import Profile, Settings
 from orchestrator.core.models.job import JobType
 from orchestrator.core.models.queue import DLQ_QUEUES, QueueType
+from orchestrator.core.models.queue import visibility_timeouts as queue_visibility_timeouts
 from orchestrator.core.version import ORCHESTRATOR_VERSION
 from orchestrator.resources.aws_clients import build_aws_infrastructure
 from orchestrator.services.job.engine import JobEngine
@@ -24,14 +25,10 @@ from orchestrator.services.job.triggers import completion_notifier
 
 
 def visibility_timeouts(settings: Settings) -> dict[QueueType, int]:
-    """Per-queue visibility as the reference (§5), from the configured base timeout."""
-    base = settings.queue.queue_visibility_timeout_seconds
-    update_state = max(3 * base, settings.service.state_transition_timeout_seconds + 600)
-    timeouts = {q: base for q in QueueType}
-    timeouts[QueueType.UPDATE_STATE_JOB_PROCESSING] = update_state
-    timeouts[QueueType.PRIORITY_PROCESSING_QUEUE] = update_state
-    timeouts[QueueType.PRIORITY_VERIFICATION_QUEUE] = 2 * base
-    return timeouts
+    """Per-queue visibility (the rule is `core.models.queue.visibility_timeouts`) from the settings."""
+    return queue_visibility_timeouts(
+        settings.queue.queue_visibility_timeout_seconds, settings.service.state_transition_timeout_seconds
+    )
 
 
 def build_infrastructure(settings: Settings) -> Infrastructure:

@@ -32,11 +32,12 @@ from orchestrator.clients.prover.atlantic import AtlanticProverClient
 from orchestrator.clients.prover.fact_registry import Web3FactRegistry
 from orchestrator.clients.prover.mock import MockProverClient
 from orchestrator.clients.prover.sharp import SharpProverClient
+from orchestrator.clients.queue.sqs import queue_controls
 from orchestrator.clients.settlement.ethereum import EthereumSettlementClient
 from orchestrator.clients.settlement.starknet import StarknetSettlementClient
 from orchestrator.clients.snos.command import CommandSnosRunner
 from orchestrator.clients.snos.devnet import DevnetSnosRunner
-from orchestrator.config import Settings, load_settings
+from orchestrator.config import Settings, SettingsError, load_settings, run_problems
 from orchestrator.core.errors import ConfigError
 from orchestrator.core.models.job import JobType
 from orchestrator.core.models.queue import LAYER_TRIGGERS, Layer, QueueType
@@ -173,6 +174,34 @@ async def test_pipeline_is_built_when_a_node_is_configured(tmp_path: Path, layer
     assert set(container.dispatcher.triggers) == set(LAYER_TRIGGERS[Layer(layer)])
     assert "l2-node" in {m["service"] for m in container.service_metrics()}, "the node's circuit is visible"
     await container.close()
+
+
+def test_the_pipeline_refuses_settings_config_rejects(tmp_path: Path) -> None:
+    """Validation is config's: the Atlantic API key was required only by bootstrap before."""
+    s = settings(DATA_DIR=str(tmp_path), MADARA_RPC_URL=NODE, SNOS_RUNNER="devnet", **ETHEREUM, PROVER="atlantic")
+    problems = run_problems(s)
+    assert f"{P}ATLANTIC_API_KEY: required when the prover is atlantic" in problems
+    with pytest.raises(SettingsError) as caught:
+        build(s)
+    assert caught.value.problems == problems
+
+
+def test_settlement_needs_are_validated_by_config() -> None:
+    problems = run_problems(settings(MADARA_RPC_URL=NODE, SNOS_RUNNER="devnet", SETTLEMENT_LAYER="starknet"))
+    assert {p.split(":")[0] for p in problems} >= {
+        f"{P}STARKNET_SETTLEMENT_RPC_URL",
+        f"{P}STARKNET_PRIVATE_KEY",
+        f"{P}STARKNET_ACCOUNT_ADDRESS",
+        f"{P}STARKNET_CAIRO_CORE_CONTRACT_ADDRESS",
+    }
+    sharp_l1 = run_problems(settings(PROVER="sharp"))
+    assert f"{P}GPS_VERIFIER_CONTRACT_ADDRESS: required when SHARP settles on ethereum" in sharp_l1
+
+
+def test_setup_and_run_agree_on_queue_visibility() -> None:
+    s = settings(QUEUE_VISIBILITY_TIMEOUT_SECONDS="400", STATE_TRANSITION_TIMEOUT_SECONDS="2000")
+    controls = queue_controls(visibility_timeout=400, state_transition_timeout=2000)
+    assert {q: c.visibility_timeout for q, c in controls.items()} == visibility_timeouts(s)
 
 
 def test_without_a_node_the_pipeline_is_off(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from orchestrator.clients.snos.devnet import DEVNET_PROGRAM, DEVNET_PROGRAM_HASH
 from orchestrator.clients.snos.pie_writer import STARK_PRIME, write_cairo_pie
 from orchestrator.core.errors import ServiceUnavailableError
 from orchestrator.core.madara.aggregator import AggregatorError, AggregatorOutput, AggregatorRequest
+from orchestrator.core.madara.felt import hex_felt
 from orchestrator.core.madara.node import BlockNotFoundError, L2NodeClient, L2NodeError
 from orchestrator.crypto import kzg
 
@@ -60,12 +61,10 @@ class _Child:
 
 
 def _hex_felt(value: Any, what: str) -> int:
-    if isinstance(value, str):
-        try:
-            return int(value, 16)
-        except ValueError:
-            pass
-    raise AggregatorError(f"devnet aggregator: {what} is not a hex felt: {value!r}", retryable=False)
+    try:
+        return hex_felt(value)
+    except ValueError:
+        raise AggregatorError(f"devnet aggregator: {what} is not a hex felt: {value!r}", retryable=False) from None
 
 
 def _parse_child(index: int, output: list[int]) -> _Child:

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from orchestrator.clients.http import BreakerConfig, ServiceMetrics
 from orchestrator.clients.node.jsonrpc import JsonRpcClient, JsonRpcError, RpcCall
 from orchestrator.core.errors import ServiceUnavailableError
+from orchestrator.core.madara.felt import hex_felt
 from orchestrator.core.madara.node import BlockNotFoundError, ChainDetails, L2NodeError
 from orchestrator.core.models.batch import BouncerWeights
 
@@ -35,12 +36,10 @@ _T = TypeVar("_T")
 
 
 def _felt(value: Any, what: str) -> int:
-    if isinstance(value, str):
-        try:
-            return int(value, 16)
-        except ValueError:
-            pass
-    raise L2NodeError(f"{what}: expected a hex felt, got {value!r}")
+    try:
+        return hex_felt(value)
+    except ValueError as exc:
+        raise L2NodeError(f"{what}: {exc}") from None
 
 
 def decode_chain_id(chain_id_hex: str) -> str:

@@ -29,6 +29,7 @@ from orchestrator.core.models.queue import (
     DLQ_QUEUES,
     MAX_RECEIVE_COUNT,
     QueueType,
+    visibility_timeouts,
 )
 from orchestrator.core.version import ORCHESTRATOR_VERSION
 
@@ -66,24 +67,23 @@ def queue_controls(
 ) -> dict[QueueType, QueueControl]:
     """The reference's table (§5): every job queue dead-letters to job_handle_failure; the state
     update queue keeps messages hidden long enough for a settlement transaction to finalise."""
-    v = visibility_timeout
-    update_state_v = max(3 * v, state_transition_timeout + 600)
-    special: dict[QueueType, tuple[int, int]] = {
-        QueueType.JOB_HANDLE_FAILURE: (v, 10),
-        QueueType.WORKER_TRIGGER: (v, 50),
-        QueueType.SNOS_JOB_PROCESSING: (v, snos_concurrency),
-        QueueType.SNOS_JOB_VERIFICATION: (v, 5),
-        QueueType.PROVING_JOB_PROCESSING: (v, proving_concurrency),
-        QueueType.AGGREGATOR_JOB_PROCESSING: (v, aggregator_concurrency),
-        QueueType.UPDATE_STATE_JOB_PROCESSING: (update_state_v, 10),
-        QueueType.PRIORITY_PROCESSING_QUEUE: (update_state_v, 1),
-        QueueType.PRIORITY_VERIFICATION_QUEUE: (2 * v, 1),
+    timeouts = visibility_timeouts(visibility_timeout, state_transition_timeout)
+    special: dict[QueueType, int] = {
+        QueueType.JOB_HANDLE_FAILURE: 10,
+        QueueType.WORKER_TRIGGER: 50,
+        QueueType.SNOS_JOB_PROCESSING: snos_concurrency,
+        QueueType.SNOS_JOB_VERIFICATION: 5,
+        QueueType.PROVING_JOB_PROCESSING: proving_concurrency,
+        QueueType.AGGREGATOR_JOB_PROCESSING: aggregator_concurrency,
+        QueueType.UPDATE_STATE_JOB_PROCESSING: 10,
+        QueueType.PRIORITY_PROCESSING_QUEUE: 1,
+        QueueType.PRIORITY_VERIFICATION_QUEUE: 1,
     }
     controls: dict[QueueType, QueueControl] = {}
     for queue in QueueType:
-        timeout, concurrency = special.get(queue, (v, 10))
+        concurrency = special.get(queue, 10)
         controls[queue] = QueueControl(
-            visibility_timeout=timeout,
+            visibility_timeout=timeouts[queue],
             dead_letter=QueueType.JOB_HANDLE_FAILURE if queue in DLQ_QUEUES else None,
             max_receive_count=max_receive_count,
             concurrency=concurrency,

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from orchestrator.core.errors import OrchestratorError
+from orchestrator.core.madara.felt import STARK_PRIME
 
-STARK_PRIME = 2**251 + 17 * 2**192 + 1
 NEW_BLOCK_NUMBER_OFFSET = 3
 USE_KZG_DA_OFFSET = 8
 X_0_OFFSET = 10

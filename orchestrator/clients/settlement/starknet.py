@@ -30,6 +30,7 @@ from starknet_py.net.client_models import (
 from starknet_py.net.full_node_client import FullNodeClient
 from starknet_py.net.signer.key_pair import KeyPair
 
+from orchestrator.core.madara.felt import STARK_PRIME
 from orchestrator.core.madara.settlement import (
     AttemptsSink,
     NonceConsumedError,
@@ -39,7 +40,6 @@ from orchestrator.core.madara.settlement import (
 )
 from orchestrator.core.models.metadata import TxAttempt, TxAttemptStatus
 
-STARK_PRIME = 2**251 + 17 * 2**192 + 1
 #: Piltover stores Felt::MAX as the block number while nothing is settled.
 NO_BLOCK_SETTLED = STARK_PRIME - 1
 TXN_HASH_NOT_FOUND = 29

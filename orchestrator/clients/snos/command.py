@@ -34,6 +34,7 @@ from typing import Any
 
 from orchestrator.clients.snos.classify import is_retryable_message
 from orchestrator.core.errors import ConfigError
+from orchestrator.core.madara.felt import json_felt
 from orchestrator.core.madara.snos import SnosError, SnosOutput, SnosRequest
 
 PIE_FILE = "cairo_pie.zip"
@@ -82,16 +83,9 @@ def _felts(path: Path, what: str) -> list[int]:
     felts: list[int] = []
     for i, value in enumerate(raw):
         try:
-            if isinstance(value, bool):
-                raise ValueError
-            if isinstance(value, int):
-                felts.append(value)
-            elif isinstance(value, str):
-                felts.append(int(value, 16) if value.lower().startswith("0x") else int(value))
-            else:
-                raise ValueError
-        except ValueError:
-            raise SnosError(f"SNOS {what} ({path.name}): entry {i} is not a felt: {value!r}", retryable=False) from None
+            felts.append(json_felt(value))
+        except ValueError as exc:
+            raise SnosError(f"SNOS {what} ({path.name}): entry {i} is not a felt: {exc}", retryable=False) from None
     return felts
 
 

@@ -39,6 +39,7 @@ from poseidon_py.poseidon_hash import poseidon_hash_many
 from orchestrator.clients.snos.classify import is_retryable_message
 from orchestrator.clients.snos.pie_writer import write_cairo_pie
 from orchestrator.core.errors import ServiceUnavailableError
+from orchestrator.core.madara.felt import hex_felt
 from orchestrator.core.madara.node import BlockNotFoundError, L2NodeClient, L2NodeError
 from orchestrator.core.madara.snos import SnosError, SnosOutput, SnosRequest
 from orchestrator.crypto import kzg
@@ -60,12 +61,10 @@ BlobBuilder = Callable[[list[dict[str, Any]]], list[bytes] | Awaitable[list[byte
 
 
 def _felt(value: Any, what: str) -> int:
-    if isinstance(value, str):
-        try:
-            return int(value, 16)
-        except ValueError:
-            pass
-    raise SnosError(f"devnet SNOS: {what} is not a hex felt: {value!r}", retryable=False)
+    try:
+        return hex_felt(value)
+    except ValueError:
+        raise SnosError(f"devnet SNOS: {what} is not a hex felt: {value!r}", retryable=False) from None
 
 
 def commitment_limbs(commitment: bytes) -> tuple[int, int]:

@@ -13,7 +13,8 @@ import json
 import zipfile
 from collections.abc import Mapping, Sequence
 
-STARK_PRIME = 2**251 + 17 * 2**192 + 1
+from orchestrator.core.madara.felt import STARK_PRIME
+
 _ADDRESS_BYTES = 8
 _FIELD_BYTES = 32
 _OFFSET_BITS = 47  # cairo-lang RelocatableValue: segment * 2^47 + offset, top bit set

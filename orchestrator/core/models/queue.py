@@ -130,6 +130,17 @@ MAX_RECEIVE_COUNT = 5
 DEFAULT_VISIBILITY_TIMEOUT = 300 + 60  # above the default stale-lock timeout, as the reference
 
 
+def visibility_timeouts(base: int, state_transition_timeout: int) -> dict[QueueType, int]:
+    """Per-queue visibility as the reference (§5): the state update queues keep a message hidden long
+    enough for a settlement transaction to finalise; the priority verification queue twice the base."""
+    update_state = max(3 * base, state_transition_timeout + 600)
+    timeouts = dict.fromkeys(QueueType, base)
+    timeouts[QueueType.UPDATE_STATE_JOB_PROCESSING] = update_state
+    timeouts[QueueType.PRIORITY_PROCESSING_QUEUE] = update_state
+    timeouts[QueueType.PRIORITY_VERIFICATION_QUEUE] = 2 * base
+    return timeouts
+
+
 def encode_job_message(job_id: uuid.UUID) -> str:
     return json.dumps({"id": str(job_id)})
 
