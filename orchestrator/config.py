@@ -161,9 +161,23 @@ class DatabaseSettings(_Area):
 
 class ServerSettings(_Area):
     area: ClassVar[str] = "server"
-    host: str = "127.0.0.1"
+    host: str = Field("127.0.0.1", description="address to listen on (loopback unless told otherwise)")
     port: int = Field(3000, ge=0, le=65535)
     admin_enabled: bool = False
+    admin_token: SecretStr | None = _secret(
+        None, "bearer token(s) for admin and job-mutating routes, comma separated (rotation)"
+    )
+    api_token_required: bool = Field(False, description="read-only routes need a token too")
+    allowed_hosts: str = Field(
+        "", description="extra Host names the API answers to, comma separated (loopback names always, when bound there)"
+    )
+
+    def admin_tokens(self) -> tuple[str, ...]:
+        raw = self.admin_token.get_secret_value() if self.admin_token is not None else ""
+        return tuple(t.strip() for t in raw.split(",") if t.strip())
+
+    def host_names(self) -> tuple[str, ...]:
+        return tuple(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
 
 
 class MadaraSettings(_Area):
@@ -488,6 +502,11 @@ def run_problems(settings: Settings) -> list[str]:
         need(p.atlantic_api_key, "ATLANTIC_API_KEY", "when the prover is atlantic")
     if p.prover is ProverKind.MOCK and settings.service.store_audit_artifacts:
         problems.append(f"{PREFIX}STORE_AUDIT_ARTIFACTS: cannot be used with the mock prover")
+    server = settings.server
+    if (server.admin_enabled or server.api_token_required) and not server.admin_tokens():
+        problems.append(f"{PREFIX}ADMIN_TOKEN: required (or {PREFIX}ADMIN_TOKEN_FILE) when the admin API is enabled")
+    if any(len(t) < 16 for t in server.admin_tokens()):
+        problems.append(f"{PREFIX}ADMIN_TOKEN: every token must have at least 16 characters")
     pipeline = bool(settings.madara.madara_rpc_url)
     if pipeline and settings.snos.snos_runner == "command":
         need(settings.snos.snos_command, "SNOS_COMMAND", "when the SNOS runner is command")

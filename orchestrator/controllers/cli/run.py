@@ -20,8 +20,8 @@ from orchestrator.config import Profile, Settings, run_problems
 from orchestrator.controllers.cli.errors import CliError, CliFailure
 from orchestrator.controllers.cli.logs import configure_logging
 from orchestrator.controllers.cli.options import load_from_cli, settings_options
-from orchestrator.controllers.routes.app import create_app
 from orchestrator.controllers.routes.health import Check, use_health_sources
+from orchestrator.controllers.routes.server import GuardedAppRunner, build_api
 from orchestrator.controllers.workers.supervision import RestartPolicy
 from orchestrator.controllers.workers.supervisor import WorkerParams, WorkerSupervisor, reference_concurrency
 from orchestrator.core.errors import ConfigError
@@ -121,15 +121,9 @@ async def serve(
     supervisor = WorkerSupervisor(
         container.engine, container.queue, container.dispatcher, worker_params(settings), container.infra.cron
     )
-    app = create_app(
-        container.engine,
-        settings.server.admin_enabled,
-        settings.service.max_priority_queue_size,
-        service_metrics=container.service_metrics,
-        batching_lock=container.infra.lock,
-    )
+    app = build_api(container, settings)
     use_health_sources(app, supervisor.loop_states, readiness_checks(container))
-    runner = web.AppRunner(app, access_log=None)
+    runner = GuardedAppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.server.host, settings.server.port)
     try:

@@ -1,302 +1,116 @@
-"""The HTTP API (aiohttp): health, job operations, block and batch views, admin bulk operations.
+"""The HTTP API (aiohttp), assembled from route tables.
 
-Responses use the reference's envelope `{"success": bool, "data": ..., "message": ...}`; every error is
-a JSON body with a 4xx/5xx status, never a traceback. `x-trace-id` is accepted (32 hex) or made, and
-echoed back.
+Every route is declared once (`table.Route`); from that one declaration come its aiohttp route(s)
+(also under `/api/v1`), its access rule, its audit record, and its part of `/openapi.json`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import re
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 
+from orchestrator.controllers.routes.envelope import TRACE_ID, errors_and_trace, mapped_error
 from orchestrator.controllers.routes.health import register_health
-from orchestrator.core.clients.database import AggregatorBatchQuery, SnosBatchQuery
+from orchestrator.controllers.routes.keys import OPS, SECURITY, SERVICE_METRICS
+from orchestrator.controllers.routes.openapi import build_openapi, render_docs
+from orchestrator.controllers.routes.operations import ROUTES as OPERATION_ROUTES
+from orchestrator.controllers.routes.security import SecurityConfig, authorize, guard
+from orchestrator.controllers.routes.table import Access, NoParams, Route, bind
 from orchestrator.core.clients.lock import LockClient
-from orchestrator.core.errors import InvalidJobStatusError, JobNotFoundError, OrchestratorError
-from orchestrator.core.models.batch import AggregatorBatchStatus, SnosBatchStatus
-from orchestrator.core.models.job import JobItem, JobStatus, JobType
-from orchestrator.core.models.queue import QueueType
-from orchestrator.services.block.close_open import close_open_batches
-from orchestrator.services.block.worker_lock import LockBusyError
+from orchestrator.core.models.audit import AuditEntry
+from orchestrator.core.version import ORCHESTRATOR_VERSION
 from orchestrator.services.job.engine import JobEngine
+from orchestrator.services.operations import OperationsService
 
 log = logging.getLogger("orchestrator.http")
 
-ENGINE: web.AppKey[JobEngine] = web.AppKey("engine", JobEngine)
-ADMIN: web.AppKey[bool] = web.AppKey("admin", bool)
-MAX_PRIORITY: web.AppKey[int] = web.AppKey("max_priority", int)
-METRICS: web.AppKey[Callable[[], list[dict[str, Any]]]] = web.AppKey("metrics")
-BATCHING_LOCK: web.AppKey[LockClient] = web.AppKey("batching_lock")
-
-_TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+#: request bodies above this are answered 413 (no route needs more than a small JSON object)
+MAX_BODY_BYTES = 64 * 1024
+_SPEC: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+async def openapi_json(request: web.Request, p: NoParams) -> web.Response:
+    return web.json_response(request.app[_SPEC])
 
 
-def envelope(data: Any = None, message: str | None = None, status: int = 200, success: bool = True) -> web.Response:
-    body: dict[str, Any] = {"success": success}
-    if data is not None:
-        body["data"] = data
-    if message is not None:
-        body["message"] = message
-    return web.json_response(body, status=status)
+async def docs(request: web.Request, p: NoParams) -> web.Response:
+    return web.Response(text=render_docs(request.app[_SPEC]), content_type="text/html")
 
 
-@web.middleware
-async def errors_and_trace(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    trace = request.headers.get("x-trace-id", "")
-    if not _TRACE_ID.match(trace):
-        trace = uuid.uuid4().hex
+BASE_ROUTES: list[Route] = [
+    Route("GET", "/openapi.json", openapi_json, "This API's OpenAPI 3.1 document", Access.OPEN,
+          content_type="application/json", tag="ops", prefixes=("",)),
+    Route("GET", "/docs", docs, "This API's documentation page", Access.OPEN, content_type="text/html", tag="ops",
+          prefixes=("",)),
+]  # fmt: skip
+
+
+def _audit_result(response: web.StreamResponse) -> str:
+    """A short outcome for the audit log: the message, or a summary of the data."""
+    if not isinstance(response, web.Response) or response.text is None:
+        return ""
     try:
-        response = await handler(request)
-    except ApiError as exc:
-        response = envelope(message=exc.message, status=exc.status, success=False)
-    except JobNotFoundError as exc:
-        response = envelope(message=str(exc), status=404, success=False)
-    except InvalidJobStatusError as exc:
-        response = envelope(message=f"Invalid status: {exc}", status=409, success=False)
-    except web.HTTPException as exc:
-        text = "The requested resource was not found" if exc.status == 404 else exc.reason
-        response = envelope(message=text, status=exc.status, success=False)
-    except OrchestratorError as exc:
-        response = envelope(message=f"Processing error: {exc}", status=400, success=False)
-    except Exception:
-        log.exception("request %s %s failed", request.method, request.path)
-        response = envelope(message="Internal error", status=500, success=False)
-    response.headers["x-trace-id"] = trace
-    return response
-
-
-def _job_id(request: web.Request) -> uuid.UUID:
-    raw = request.match_info["id"]
-    try:
-        return uuid.UUID(raw)
+        body = json.loads(response.text)
     except ValueError:
-        raise ApiError(400, f"Invalid job ID: {raw}") from None
+        return ""
+    data = body.get("data") or {}
+    if "success_count" in data:
+        return f"{data['success_count']} ok, {data['failed_count']} failed"
+    if "snos_batches_closed" in data:
+        return f"closed {data['snos_batches_closed']} SNOS, {data['aggregator_batches_closed']} aggregator batches"
+    return str(body.get("message", ""))[:300]
 
 
-def _priority(request: web.Request) -> bool:
-    raw = request.query.get("priority", "false").lower()
-    if raw not in ("true", "false", "1", "0"):
-        raise ApiError(400, f"Invalid query: priority must be true or false, got {raw!r}")
-    return raw in ("true", "1")
-
-
-async def _priority_queue(request: web.Request, queue: QueueType) -> QueueType:
-    engine = request.app[ENGINE]
-    if await engine.queue.approximate_count(queue) >= request.app[MAX_PRIORITY]:
-        raise ApiError(429, "Priority queue is full; try again later")
-    return queue
-
-
-def _job_summary(job: JobItem) -> dict[str, Any]:
-    return {"job_type": job.job_type.value, "id": str(job.id), "status": job.status.value}
-
-
-def _int_param(request: web.Request, name: str) -> int:
-    raw = request.match_info[name]
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"Invalid query: {name} must be an integer, got {raw!r}") from None
-    if value < 0:
-        raise ApiError(400, f"Invalid query: {name} must not be negative")
-    return value
-
-
-# --- public -------------------------------------------------------------------------------------
-async def metrics(request: web.Request) -> web.Response:
-    """Counters and circuit-breaker state of every external service the process talks to."""
-    return envelope({"services": request.app[METRICS]()})
-
-
-JobAction = Callable[[JobEngine, uuid.UUID, QueueType | None], Awaitable[Any]]
-
-
-async def _queue_job(request: web.Request, action: JobAction, priority_queue: QueueType, what: str) -> web.Response:
-    """The shape of the three job routes: the id, the optional priority queue, the action, the message."""
-    job_id = _job_id(request)
-    priority = _priority(request)
-    queue = await _priority_queue(request, priority_queue) if priority else None
-    await action(request.app[ENGINE], job_id, queue)
-    return envelope(message=f"Job with id {job_id} queued for {'PRIORITY' if priority else 'normal'} {what}")
-
-
-async def process(request: web.Request) -> web.Response:
-    return await _queue_job(request, JobEngine.queue_for_processing, QueueType.PRIORITY_PROCESSING_QUEUE, "processing")
-
-
-async def verify(request: web.Request) -> web.Response:
-    return await _queue_job(request, JobEngine.reverify_job, QueueType.PRIORITY_VERIFICATION_QUEUE, "verification")
-
-
-async def retry(request: web.Request) -> web.Response:
-    try:
-        return await _queue_job(request, JobEngine.retry_job, QueueType.PRIORITY_PROCESSING_QUEUE, "retry")
-    except InvalidJobStatusError as exc:
-        raise ApiError(400, f"Invalid status: {exc}") from None
-
-
-async def jobs_by_status(request: web.Request) -> web.Response:
-    raw = request.query.get("status")
-    if raw is None:
-        raise ApiError(400, "Invalid query: status is required")
-    try:
-        status = JobStatus(raw)
-    except ValueError:
-        raise ApiError(400, f"Invalid query: unknown status {raw!r}") from None
-    jobs = await request.app[ENGINE].db.get_jobs_by_status(status, limit=1000)
-    return envelope({"jobs": [_job_summary(j) for j in jobs]})
-
-
-async def jobs_for_block(request: web.Request) -> web.Response:
-    block = _int_param(request, "block")
-    jobs = await request.app[ENGINE].db.get_jobs_by_block_number(block)
-    return envelope({"jobs": [_job_summary(j) for j in jobs]})
-
-
-async def batch_for_block(request: web.Request) -> web.Response:
-    block = _int_param(request, "block")
-    batch = await request.app[ENGINE].db.get_aggregator_batch_for_block(block)
-    if batch is None:
-        raise ApiError(404, f"Block not found: no batch contains block {block}")
-    return envelope({"batch_number": batch.index})
-
-
-def _batch_query_params(request: web.Request) -> tuple[list[int], str | None, int, str]:
-    q = request.query
-    try:
-        indexes = [int(v) for v in q.getall("index", [])]
-        limit = int(q.get("limit", "50"))
-    except ValueError:
-        raise ApiError(400, "Invalid query: index and limit must be integers") from None
-    if not 1 <= limit <= 500:
-        raise ApiError(400, "Invalid query: limit must be between 1 and 500")
-    sort = q.get("sort", "asc")
-    if sort not in ("asc", "desc"):
-        raise ApiError(400, "Invalid query: sort must be asc or desc")
-    return indexes, q.get("status"), limit, sort
-
-
-async def snos_batches(request: web.Request) -> web.Response:
-    indexes, status, limit, sort = _batch_query_params(request)
-    statuses: list[SnosBatchStatus] = []
-    if status == "closed":
-        statuses = [s for s in SnosBatchStatus if s is not SnosBatchStatus.OPEN]
-    elif status is not None:
-        try:
-            statuses = [SnosBatchStatus(status)]
-        except ValueError:
-            raise ApiError(400, f"Invalid query: unknown status {status!r}") from None
-    batches = await request.app[ENGINE].db.get_snos_batches(
-        SnosBatchQuery(indexes=indexes, statuses=statuses, limit=limit, sort=sort)  # type: ignore[arg-type]
+async def _record(request: web.Request, route: Route, actor: str, status: int, result: str) -> None:
+    entry = AuditEntry(
+        actor=actor,
+        action=f"{request.method} {route.path}",
+        target=request.match_info.get("id") or (request.query_string or None),
+        status=status,
+        result=result,
+        trace_id=request.get(TRACE_ID),
     )
-    data = []
-    for b in batches:
-        item = b.model_dump(mode="json")
-        w = b.builtin_weights
-        item["metrics"] = {
-            "state_diff_size": w.state_diff_size,
-            "sierra_gas": w.sierra_gas,
-            "proving_gas": w.proving_gas,
-        }
-        data.append(item)
-    return envelope({"batches": data})
-
-
-async def aggregator_batches(request: web.Request) -> web.Response:
-    indexes, status, limit, sort = _batch_query_params(request)
-    statuses: list[AggregatorBatchStatus] = []
-    if status == "closed":
-        statuses = [s for s in AggregatorBatchStatus if s is not AggregatorBatchStatus.OPEN]
-    elif status is not None:
-        try:
-            statuses = [AggregatorBatchStatus(status)]
-        except ValueError:
-            raise ApiError(400, f"Invalid query: unknown status {status!r}") from None
-    batches = await request.app[ENGINE].db.get_aggregator_batches(
-        AggregatorBatchQuery(indexes=indexes, statuses=statuses, limit=limit, sort=sort)  # type: ignore[arg-type]
-    )
-    return envelope({"batches": [b.model_dump(mode="json") for b in batches]})
-
-
-# --- admin ----------------------------------------------------------------------------------------
-def _job_types_filter(request: web.Request) -> list[JobType]:
     try:
-        return [JobType(v) for v in request.query.getall("job_type", [])]
-    except ValueError as exc:
-        raise ApiError(400, f"Invalid query: {exc}") from None
+        await request.app[OPS].record(entry)
+    except Exception as exc:  # losing an audit line must not change the answer; it is logged
+        log.error("audit log write failed for %s by %s: %s", entry.action, actor, exc)
+    log.info("admin %s by %s -> %s %s", entry.action, actor, status, result)
 
 
-async def _bulk(request: web.Request, status: JobStatus, action: Callable[[JobItem], Awaitable[Any]]) -> web.Response:
-    if not request.app[ADMIN]:
-        raise ApiError(403, "Admin API is disabled (MADARA_ORCHESTRATOR_ADMIN_ENABLED)")
-    engine = request.app[ENGINE]
-    jobs = await engine.db.get_jobs_by_types_and_statuses(_job_types_filter(request), [status])
-    ok: list[str] = []
-    failed: list[str] = []
-    for job in jobs:
+def _handler(route: Route) -> Callable[[web.Request], Any]:
+    audited = route.access is Access.ADMIN and (route.method == "POST" or route.deprecated)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        actor = authorize(request, route.access, request.app[SECURITY])
+        if not audited:
+            return await route.handler(request, bind(route.params, request))
         try:
-            await action(job)
-            ok.append(str(job.id))
-        except Exception as exc:  # one bad job must not stop the rest
-            log.warning("admin action on job %s failed: %s", job.id, exc)
-            failed.append(str(job.id))
-    return envelope(
-        {
-            "success_count": len(ok),
-            "successful_job_ids": ok,
-            "failed_count": len(failed),
-            "failed_job_ids": failed,
-        }
-    )
+            response = await route.handler(request, bind(route.params, request))
+        except Exception as exc:
+            answer = mapped_error(exc)
+            status = answer.status if answer is not None else 500
+            await _record(request, route, actor, status, _audit_result(answer) if answer else type(exc).__name__)
+            raise
+        await _record(request, route, actor, response.status, _audit_result(response))
+        return response
+
+    handle.__name__ = route.handler.__name__
+    return handle
 
 
-async def admin_retry_failed(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
-    return await _bulk(request, JobStatus.FAILED, lambda j: engine.retry_job(j.id))
-
-
-async def admin_reverify_timeouts(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
-    return await _bulk(request, JobStatus.VERIFICATION_TIMEOUT, lambda j: engine.reverify_job(j.id))
-
-
-async def admin_requeue_pending_verification(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
-    return await _bulk(request, JobStatus.PENDING_VERIFICATION, lambda j: engine.enqueue_verify(j, 0))
-
-
-async def admin_requeue_created(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
-    return await _bulk(request, JobStatus.CREATED, lambda j: engine.enqueue_process(j))
-
-
-async def admin_close_open_batches(request: web.Request) -> web.Response:
-    if not request.app[ADMIN]:
-        raise ApiError(403, "Admin API is disabled (MADARA_ORCHESTRATOR_ADMIN_ENABLED)")
-    lock = request.app.get(BATCHING_LOCK)
-    if lock is None:
-        raise ApiError(503, "Closing batches needs the batching lock, which this server was not given")
-    try:
-        # Under the batching locks: a run in progress would write its in-memory Open batch back.
-        closed = await close_open_batches(request.app[ENGINE].db, lock)
-    except LockBusyError as exc:
-        raise ApiError(409, f"A batching run is in progress: {exc}") from None
-    return envelope({"snos_batches_closed": closed.snos, "aggregator_batches_closed": closed.aggregator})
+def _register(app: web.Application, routes: Sequence[Route]) -> None:
+    for route in routes:
+        handler = _handler(route)
+        for prefix in route.prefixes:
+            if route.method == "GET":
+                # HEAD never runs a deprecated GET action (HEAD must be safe).
+                app.router.add_get(prefix + route.path, handler, allow_head=not route.deprecated)
+            else:
+                app.router.add_route(route.method, prefix + route.path, handler)
 
 
 def create_app(
@@ -305,29 +119,19 @@ def create_app(
     max_priority_queue_size: int = 20,
     service_metrics: Callable[[], list[dict[str, Any]]] = list,
     batching_lock: LockClient | None = None,
+    *,
+    operations: OperationsService | None = None,
+    security: SecurityConfig | None = None,
+    extra_routes: Sequence[Route] = (),
 ) -> web.Application:
-    app = web.Application(middlewares=[errors_and_trace])
-    app[ENGINE] = engine
-    if batching_lock is not None:
-        app[BATCHING_LOCK] = batching_lock
-    app[ADMIN] = admin_enabled
-    app[MAX_PRIORITY] = max_priority_queue_size
-    app[METRICS] = service_metrics
+    app = web.Application(middlewares=[errors_and_trace], client_max_size=MAX_BODY_BYTES)
+    security = security or SecurityConfig(admin_enabled=admin_enabled)
+    app.middlewares.append(guard(security))
+    app[OPS] = operations or OperationsService(engine, max_priority_queue_size, lock=batching_lock)
+    app[SECURITY] = security
+    app[SERVICE_METRICS] = service_metrics
+    routes = [*BASE_ROUTES, *OPERATION_ROUTES, *extra_routes]
+    app[_SPEC] = build_openapi(routes, "orchestrator", ORCHESTRATOR_VERSION)
+    _register(app, routes)
     register_health(app)  # /health and /ready: their sources are attached by `orchestrator run`
-    app.router.add_get("/metrics", metrics)
-    for prefix in ("", "/api/v1"):
-        app.router.add_get(prefix + "/jobs/{id}/process", process)
-        app.router.add_get(prefix + "/jobs/{id}/verify", verify)
-        app.router.add_get(prefix + "/jobs/{id}/retry", retry)
-    app.router.add_get("/jobs", jobs_by_status)
-    app.router.add_get("/jobs/block/{block}/status", jobs_for_block)
-    app.router.add_get("/blocks/batch-for-block/{block}", batch_for_block)
-    app.router.add_get("/batches/snos", snos_batches)
-    app.router.add_get("/batches/aggregator", aggregator_batches)
-    if admin_enabled:
-        app.router.add_post("/admin/jobs/retry/failed", admin_retry_failed)
-        app.router.add_post("/admin/jobs/reverify/verification-timeout", admin_reverify_timeouts)
-        app.router.add_post("/admin/jobs/requeue/pending-verification", admin_requeue_pending_verification)
-        app.router.add_post("/admin/jobs/requeue/created", admin_requeue_created)
-        app.router.add_post("/admin/batches/close-open", admin_close_open_batches)
     return app

@@ -1,112 +1,129 @@
-"""The HTTP API on the local profile's real database and queue (files in a temp dir)."""
+"""The job, block and batch routes of the reference (§9): envelopes, statuses, validation."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from orchestrator.bootstrap import Container, build
-from orchestrator.config import load_settings
-from orchestrator.controllers.routes.app import create_app
+from orchestrator.bootstrap import Container
 from orchestrator.core.models.batch import AggregatorBatch, AggregatorBatchStatus, SnosBatch
-from orchestrator.core.models.job import JobItem, JobStatus, JobType
-from orchestrator.core.models.metadata import SnosMetadata
+from orchestrator.core.models.job import JobStatus, JobType
 from orchestrator.core.models.queue import QueueType
-from tests.e2e.counting_orchestrator import CountingHandler
+from tests.unit.routes.conftest import AUTH, ApiFactory, new_job
+
+UNKNOWN = "00000000-0000-0000-0000-000000000000"
 
 
-@pytest.fixture
-async def container(tmp_path: Path) -> AsyncIterator[Container]:
-    settings = load_settings(environ={"MADARA_ORCHESTRATOR_DATA_DIR": str(tmp_path)}, env_file=None)
-    c = build(settings, handlers={JobType.SNOS_RUN: CountingHandler(str(tmp_path / "effects"))})
-    await c.start()
-    yield c
-    await c.close()
+async def test_health_and_trace_id(api: ApiFactory) -> None:
+    client = await api()
+    r = await client.get("/health")
+    assert r.status == 200 and (await r.json())["status"] == "UP"
+    assert len(r.headers["x-trace-id"]) == 32
+    r = await client.get("/health", headers={"x-trace-id": "ab" * 16})
+    assert r.headers["x-trace-id"] == "ab" * 16
+    r = await client.get("/health", headers={"x-trace-id": "not-hex"})
+    assert r.headers["x-trace-id"] != "not-hex" and len(r.headers["x-trace-id"]) == 32
 
 
-async def client_for(container: Container, admin: bool = False, max_priority: int = 20) -> TestClient:
-    app = create_app(container.engine, admin, max_priority, batching_lock=container.infra.lock)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    return client
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/jobs/block/-3/status",
+        "/jobs/block/9223372036854775808/status",
+        "/blocks/batch-for-block/9223372036854775808",
+        "/blocks/settlement-status/9223372036854775808",
+        "/blocks/batch-for-block/" + "9" * 5000,
+        "/jobs/block/1e3/status",
+        "/batches/snos?index=" + str(2**70),
+        "/batches/aggregator?index=" + str(-(2**70)),
+        "/batches/snos?limit=0",
+        "/batches/snos?limit=501",
+        "/batches/snos?sort=sideways",
+        "/batches/snos?status=ReadyForStateUpdate",
+        "/batches/aggregator?status=Nope",
+        "/jobs?status=Bogus",
+        "/jobs",
+        "/jobs?status=Failed&limit=0",
+        "/jobs/not-a-uuid",
+    ],
+)
+async def test_bad_input_is_a_json_400(api: ApiFactory, path: str) -> None:
+    client = await api()
+    r = await client.get(path)
+    body = await r.json()
+    assert r.status == 400, body
+    assert body["success"] is False and body["message"].startswith(("Invalid query", "Invalid job ID"))
+    assert "Traceback" not in body["message"]
 
 
-async def new_job(container: Container, internal_id: int = 1, status: JobStatus | None = None) -> JobItem:
-    meta = SnosMetadata(snos_batch_index=internal_id, start_block=internal_id, end_block=internal_id + 1, num_blocks=2)
-    job = await container.engine.create_job(JobType.SNOS_RUN, internal_id, meta)
-    assert job is not None
-    if status is not None:
-        job = await container.engine.write(job, status)
-    return job
+async def test_job_action_validation_and_not_found(api: ApiFactory) -> None:
+    client = await api()
+    r = await client.post("/jobs/not-a-uuid/process", headers=AUTH)
+    assert r.status == 400 and (await r.json()) == {"success": False, "message": "Invalid job ID: not-a-uuid"}
+    r = await client.post(f"/jobs/{UNKNOWN}/process", headers=AUTH)
+    assert r.status == 404 and (await r.json())["success"] is False
+    r = await client.post(f"/jobs/{UNKNOWN}/process?priority=maybe", headers=AUTH)
+    assert r.status == 400
+    r = await client.get("/nowhere")
+    assert r.status == 404 and (await r.json())["message"] == "The requested resource was not found"
 
 
-async def test_health_and_trace_id(container: Container) -> None:
-    client = await client_for(container)
-    try:
-        r = await client.get("/health")
-        assert r.status == 200 and (await r.json())["status"] == "UP"
-        assert len(r.headers["x-trace-id"]) == 32
-        r = await client.get("/health", headers={"x-trace-id": "ab" * 16})
-        assert r.headers["x-trace-id"] == "ab" * 16
-    finally:
-        await client.close()
-
-
-async def test_errors_are_json_4xx(container: Container) -> None:
-    client = await client_for(container)
-    try:
-        r = await client.get("/jobs/not-a-uuid/process")
-        assert r.status == 400 and (await r.json()) == {"success": False, "message": "Invalid job ID: not-a-uuid"}
-        r = await client.get("/jobs/00000000-0000-0000-0000-000000000000/process")
-        assert r.status == 404 and (await r.json())["success"] is False
-        r = await client.get("/nowhere")
-        assert r.status == 404 and (await r.json())["message"] == "The requested resource was not found"
-        r = await client.get("/jobs", params={"status": "Bogus"})
-        assert r.status == 400
-        r = await client.get("/jobs/block/-3/status")
-        assert r.status == 400
-        r = await client.post("/admin/jobs/retry/failed")
-        assert r.status in (404, 405), "admin routes are not mounted when disabled"
-    finally:
-        await client.close()
-
-
-async def test_retry_flow_and_status_listing(container: Container) -> None:
+async def test_retry_flow_and_status_listing(api: ApiFactory, container: Container) -> None:
     job = await new_job(container, status=JobStatus.FAILED)
-    client = await client_for(container)
-    try:
-        r = await client.get("/jobs", params={"status": "Failed"})
-        assert (await r.json())["data"]["jobs"] == [{"job_type": "SnosRun", "id": str(job.id), "status": "Failed"}]
-        r = await client.get(f"/jobs/{job.id}/retry")
-        assert r.status == 200, await r.text()
-        assert (await r.json())["message"] == f"Job with id {job.id} queued for normal retry"
-        stored = await container.database.get_job_by_id(job.id)
-        assert stored is not None and stored.status is JobStatus.PENDING_RETRY
-        r = await client.get(f"/api/v1/jobs/{job.id}/retry")
-        assert r.status == 400 and "Invalid status" in (await r.json())["message"]
-    finally:
-        await client.close()
+    client = await api()
+    r = await client.get("/jobs", params={"status": "Failed"})
+    assert (await r.json())["data"]["jobs"] == [{"job_type": "SnosRun", "id": str(job.id), "status": "Failed"}]
+    r = await client.post(f"/jobs/{job.id}/retry", headers=AUTH)
+    assert r.status == 200, await r.text()
+    assert (await r.json())["message"] == f"Job with id {job.id} queued for normal retry"
+    stored = await container.database.get_job_by_id(job.id)
+    assert stored is not None and stored.status is JobStatus.PENDING_RETRY
+    r = await client.post(f"/api/v1/jobs/{job.id}/retry", headers=AUTH)
+    assert r.status == 409 and "Invalid status" in (await r.json())["message"]
+    r = await client.get(f"/api/v1/jobs/{job.id}")
+    assert (await r.json())["data"]["status"] == "PendingRetry"
 
 
-async def test_priority_queue_is_bounded(container: Container) -> None:
+async def test_deprecated_get_needs_the_token_and_head_does_not_run_it(api: ApiFactory, container: Container) -> None:
+    job = await new_job(container, status=JobStatus.COMPLETED)
+    client = await api()
+    r = await client.head(f"/jobs/{job.id}/verify", headers=AUTH)
+    assert r.status == 405
+    r = await client.get(f"/jobs/{job.id}/verify")
+    assert r.status == 401
+    stored = await container.database.get_job_by_id(job.id)
+    assert stored is not None and stored.status is JobStatus.COMPLETED, "neither HEAD nor an anonymous GET acted"
+    r = await client.get(f"/jobs/{job.id}/verify", headers=AUTH)
+    assert r.status == 200
+    stored = await container.database.get_job_by_id(job.id)
+    assert stored is not None and stored.status is JobStatus.PENDING_VERIFICATION
+
+
+async def test_verify_without_a_handler_is_409_and_changes_nothing(api: ApiFactory, container: Container) -> None:
+    # Before: the route wrote PendingVerification, then failed to find the handler and answered 500.
+    from orchestrator.core.models.metadata import ProvingInputType, ProvingMetadata
+
+    meta = ProvingMetadata(block_number=3, input_path=ProvingInputType.cairo_pie("3/cairo_pie.zip"))
+    job = await container.engine.create_job(JobType.PROOF_CREATION, 3, meta)
+    assert job is not None
+    job = await container.engine.write(job, JobStatus.COMPLETED)
+    client = await api()
+    r = await client.post(f"/jobs/{job.id}/verify", headers=AUTH)
+    assert r.status == 409, await r.text()
+    stored = await container.database.get_job_by_id(job.id)
+    assert stored is not None and stored.status is JobStatus.COMPLETED and stored.version == job.version
+
+
+async def test_priority_queue_is_bounded(api: ApiFactory, container: Container) -> None:
     job = await new_job(container)
-    client = await client_for(container, max_priority=1)
-    try:
-        r = await client.get(f"/jobs/{job.id}/process", params={"priority": "true"})
-        assert r.status == 200 and "PRIORITY" in (await r.json())["message"]
-        assert await container.queue.approximate_count(QueueType.PRIORITY_PROCESSING_QUEUE) == 1
-        r = await client.get(f"/jobs/{job.id}/process", params={"priority": "true"})
-        assert r.status == 429
-        r = await client.get(f"/jobs/{job.id}/process", params={"priority": "maybe"})
-        assert r.status == 400
-    finally:
-        await client.close()
+    client = await api(max_priority=1)
+    r = await client.post(f"/jobs/{job.id}/process", params={"priority": "true"}, headers=AUTH)
+    assert r.status == 200 and "PRIORITY" in (await r.json())["message"]
+    assert await container.queue.approximate_count(QueueType.PRIORITY_PROCESSING_QUEUE) == 1
+    r = await client.post(f"/jobs/{job.id}/process", params={"priority": "true"}, headers=AUTH)
+    assert r.status == 429 and (await r.json())["success"] is False
 
 
-async def test_block_and_batch_views(container: Container) -> None:
+async def test_block_and_batch_views(api: ApiFactory, container: Container) -> None:
     job = await new_job(container, internal_id=5)
     await container.database.create_aggregator_batch(
         AggregatorBatch(index=1, start_block=5, end_block=9, num_blocks=5, status=AggregatorBatchStatus.CLOSED)
@@ -114,50 +131,63 @@ async def test_block_and_batch_views(container: Container) -> None:
     await container.database.create_snos_batch(
         SnosBatch(index=5, aggregator_batch_index=1, start_block=5, end_block=6, num_blocks=2)
     )
-    client = await client_for(container)
-    try:
-        r = await client.get("/jobs/block/6/status")
-        assert [j["id"] for j in (await r.json())["data"]["jobs"]] == [str(job.id)]
-        r = await client.get("/blocks/batch-for-block/7")
-        assert (await r.json())["data"] == {"batch_number": 1}
-        r = await client.get("/blocks/batch-for-block/70")
-        assert r.status == 404
-        r = await client.get("/batches/snos", params={"limit": "10", "sort": "desc"})
-        batches = (await r.json())["data"]["batches"]
-        assert [b["index"] for b in batches] == [5] and "metrics" in batches[0]
-        r = await client.get("/batches/aggregator", params={"status": "closed"})
-        assert [b["index"] for b in (await r.json())["data"]["batches"]] == [1]
-        r = await client.get("/batches/aggregator", params={"limit": "0"})
-        assert r.status == 400
-    finally:
-        await client.close()
+    client = await api()
+    r = await client.get("/jobs/block/6/status")
+    assert [j["id"] for j in (await r.json())["data"]["jobs"]] == [str(job.id)]
+    r = await client.get("/api/v1/blocks/batch-for-block/7")
+    assert (await r.json())["data"] == {"batch_number": 1}
+    r = await client.get("/blocks/batch-for-block/70")
+    assert r.status == 404
+    r = await client.get("/batches/snos", params={"limit": "10", "sort": "desc"})
+    batches = (await r.json())["data"]["batches"]
+    assert [b["index"] for b in batches] == [5] and set(batches[0]["metrics"]) == {
+        "state_diff_size",
+        "sierra_gas",
+        "proving_gas",
+    }
+    r = await client.get("/batches/aggregator", params={"status": "closed"})
+    assert [b["index"] for b in (await r.json())["data"]["batches"]] == [1]
+    r = await client.get("/batches/aggregator", params=[("index", "1"), ("index", "2")])
+    assert [b["index"] for b in (await r.json())["data"]["batches"]] == [1]
 
 
-async def test_admin_bulk_operations(container: Container) -> None:
-    failed = await new_job(container, 1, JobStatus.FAILED)
-    timed_out = await new_job(container, 2, JobStatus.VERIFICATION_TIMEOUT)
+async def test_settlement_status_of_a_block(api: ApiFactory, container: Container) -> None:
+    job = await new_job(container, internal_id=5)
+    await container.database.create_aggregator_batch(AggregatorBatch(index=1, start_block=5, end_block=9, num_blocks=5))
+    await container.database.update_or_create_snos_batch(
+        SnosBatch(index=5, aggregator_batch_index=1, start_block=5, end_block=6, num_blocks=2)
+    )
+    client = await api()
+    r = await client.get("/blocks/settlement-status/6")
+    assert r.status == 200, await r.text()
+    data = (await r.json())["data"]
+    assert data["block_number"] == 6
+    assert data["snos_batch"]["index"] == 5 and data["snos_batch"]["aggregator_batch_index"] == 1
+    assert data["aggregator_batch"]["index"] == 1 and "aggregator_input_size_upper_bound" in data["aggregator_batch"]
+    assert [j["id"] for j in data["block_jobs"]] == [str(job.id)]
+    assert isinstance(data["block_jobs"][0]["created_at"], int) and "timestamps" in data["block_jobs"][0]
+    assert data["aggregator_proof_jobs"] == []
+    r = await client.get("/api/v1/blocks/settlement-status/500")
+    assert r.status == 404
+
+
+async def test_admin_bulk_operations(api: ApiFactory, container: Container) -> None:
+    failed, timed_out = await new_job(container, 1), await new_job(container, 3)
+    failed = await container.engine.write(failed, JobStatus.FAILED)
+    timed_out = await container.engine.write(timed_out, JobStatus.VERIFICATION_TIMEOUT)
     await container.database.create_snos_batch(SnosBatch(index=1, start_block=1, end_block=1))
-    client = await client_for(container, admin=True)
-    try:
-        r = await client.post("/admin/jobs/retry/failed")
-        data = (await r.json())["data"]
-        assert data["success_count"] == 1 and data["successful_job_ids"] == [str(failed.id)]
-        r = await client.post("/admin/jobs/reverify/verification-timeout", params={"job_type": "SnosRun"})
-        assert (await r.json())["data"]["successful_job_ids"] == [str(timed_out.id)]
-        r = await client.post("/admin/jobs/retry/failed", params={"job_type": "Nope"})
-        assert r.status == 400
-        r = await client.post("/admin/batches/close-open")
-        assert (await r.json())["data"] == {"snos_batches_closed": 1, "aggregator_batches_closed": 0}
-    finally:
-        await client.close()
-
-
-async def test_metrics_lists_the_external_services(container: Container) -> None:
-    snapshot = {"service": "l2-node", "breaker_state": "closed", "calls": {"starknet_blockNumber": 2}}
-    client = TestClient(TestServer(create_app(container.engine, service_metrics=lambda: [snapshot])))
-    await client.start_server()
-    try:
-        r = await client.get("/metrics")
-        assert r.status == 200 and (await r.json())["data"] == {"services": [snapshot]}
-    finally:
-        await client.close()
+    client = await api()
+    r = await client.post("/admin/jobs/retry/failed", headers=AUTH)
+    data = (await r.json())["data"]
+    assert data["success_count"] == 1 and data["successful_job_ids"] == [str(failed.id)]
+    path = "/api/v1/admin/jobs/reverify/verification-timeout"
+    r = await client.post(path, params={"job_type": "SnosRun"}, headers=AUTH)
+    assert (await r.json())["data"]["successful_job_ids"] == [str(timed_out.id)]
+    r = await client.post("/admin/jobs/retry/failed", params={"job_type": "Nope"}, headers=AUTH)
+    assert r.status == 400
+    r = await client.post("/admin/jobs/requeue/created", headers=AUTH)
+    assert r.status == 200 and (await r.json())["data"]["failed_count"] == 0
+    r = await client.post("/admin/jobs/requeue/pending-verification", headers=AUTH)
+    assert r.status == 200
+    r = await client.post("/admin/batches/close-open", headers=AUTH)
+    assert (await r.json())["data"] == {"snos_batches_closed": 1, "aggregator_batches_closed": 0}

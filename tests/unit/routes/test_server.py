@@ -1,0 +1,82 @@
+"""The served API against slow and malformed clients: header deadline, connection cap, JSON errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from orchestrator.bootstrap import Container
+from orchestrator.controllers.routes.app import create_app
+from orchestrator.controllers.routes.server import ConnectionLimits, GuardedAppRunner
+
+DEADLINE = 5.0
+
+
+@pytest.fixture
+async def served(container: Container) -> AsyncIterator[tuple[int, ConnectionLimits]]:
+    limits = ConnectionLimits(header_timeout=0.3, keepalive_timeout=5, max_connections=3)
+    runner = GuardedAppRunner(create_app(container.engine), limits, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield port, limits
+    await runner.cleanup()
+
+
+async def _exchange(port: int, raw: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(raw)
+    await writer.drain()
+    data = await asyncio.wait_for(reader.read(), DEADLINE)
+    writer.close()
+    return data
+
+
+async def test_a_client_that_never_finishes_its_headers_is_cut_off(served: tuple[int, ConnectionLimits]) -> None:
+    port, limits = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+    await writer.drain()
+    assert await asyncio.wait_for(reader.read(), DEADLINE) == b"", "closed by the server, without an answer"
+    writer.close()
+    loop = asyncio.get_running_loop()
+    end = loop.time() + DEADLINE
+    while limits.open_connections and loop.time() < end:
+        await asyncio.sleep(0.01)
+    assert limits.open_connections == 0
+
+
+async def test_a_complete_request_is_not_cut_off(served: tuple[int, ConnectionLimits]) -> None:
+    port, _ = served
+    reply = await _exchange(port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b'"loops": {}}')
+
+
+async def test_connections_over_the_cap_are_refused(served: tuple[int, ConnectionLimits]) -> None:
+    port, limits = served
+    held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(limits.max_connections)]
+    loop = asyncio.get_running_loop()
+    end = loop.time() + DEADLINE
+    while limits.open_connections < limits.max_connections and loop.time() < end:
+        await asyncio.sleep(0.01)
+    reply = await _exchange(port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 503") and b'"success": false' in reply
+    for _, writer in held:
+        writer.close()
+
+
+async def test_malformed_http_gets_the_envelope_and_one_log_line(
+    served: tuple[int, ConnectionLimits], caplog: pytest.LogCaptureFixture
+) -> None:
+    port, _ = served
+    with caplog.at_level(logging.DEBUG):
+        reply = await _exchange(port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n")
+    assert reply.startswith((b"HTTP/1.0 400", b"HTTP/1.1 400"))
+    assert reply.endswith(b'{"success": false, "message": "Malformed HTTP request"}')
+    records = [r for r in caplog.records if r.name.startswith(("orchestrator", "aiohttp"))]
+    assert len(records) == 1 and records[0].exc_info is None and "malformed request" in records[0].getMessage()
