@@ -228,12 +228,23 @@ class ServiceSettings(_Area):
     max_concurrent_snos_jobs: int = Field(5, ge=1)
     max_concurrent_proving_jobs: int = Field(10, ge=1)
     max_concurrent_aggregator_jobs: int = Field(10, ge=1)
-    snos_job_timeout_seconds: int = Field(300, ge=1)
-    proving_job_timeout_seconds: int = Field(300, ge=1)
-    proof_registration_timeout_seconds: int = Field(300, ge=1)
-    data_submission_timeout_seconds: int = Field(300, ge=1)
-    state_transition_timeout_seconds: int = Field(300, ge=1)
-    aggregator_job_timeout_seconds: int = Field(300, ge=1)
+    # Per job type: its handler is cancelled after this long (a transient failure). The reference uses
+    # these names for its stale-lock limit; here a running job holds a renewed lease instead.
+    snos_job_timeout_seconds: int = Field(3660, ge=1, description="SnosRun handler timeout (runner: 3600 s)")
+    proving_job_timeout_seconds: int = Field(600, ge=1, description="ProofCreation handler timeout")
+    proof_registration_timeout_seconds: int = Field(600, ge=1, description="ProofRegistration handler timeout")
+    data_submission_timeout_seconds: int = Field(900, ge=1, description="DataSubmission handler timeout")
+    state_transition_timeout_seconds: int = Field(900, ge=1, description="StateTransition handler timeout")
+    aggregator_job_timeout_seconds: int = Field(1800, ge=1, description="Aggregator handler timeout")
+    job_lease_seconds: int = Field(60, ge=3, description="a running job's lease; a dead worker's job heals after it")
+    transient_retry_budget_seconds: int = Field(
+        900, ge=0, description="how long transient failures of one job step are retried with backoff"
+    )
+    transient_retry_budgets: str = Field("", description="per job type, e.g. SnosRun=3600,StateTransition=1800")
+    first_verification_delay_seconds: int = Field(1, ge=0, description="first verification check after processing")
+    verification_budgets: str = Field(
+        "", description="per job type verification time, e.g. ProofCreation=27000 (default: attempts x delay)"
+    )
     snos_job_buffer_size: int = Field(50, ge=1)
     aggregator_job_buffer_size: int = Field(5, ge=1)
     max_priority_queue_size: int = Field(20, gt=0)
@@ -242,6 +253,12 @@ class ServiceSettings(_Area):
     max_process_retries: int = Field(5, ge=1, description="receives before a message is dead-lettered")
     sweep_interval_seconds: int = Field(60, ge=1, description="how often lost job messages are re-enqueued")
     retry_delay_seconds: int = Field(10, ge=0, description="delay before a failed process attempt is retried")
+
+    @field_validator("transient_retry_budgets", "verification_budgets")
+    @classmethod
+    def _per_job_type(cls, value: str) -> str:
+        per_job_type(value)
+        return value
     loop_max_deaths: int = Field(
         5, ge=1, description="deaths of one worker loop within the window before the process exits non-zero"
     )
@@ -408,6 +425,18 @@ class Settings(BaseModel):
             "StateTransition": s.state_transition_timeout_seconds,
             "Aggregator": s.aggregator_job_timeout_seconds,
         }
+
+
+def per_job_type(text: str) -> dict[str, int]:
+    """`SnosRun=3600,StateTransition=1800` as {job type: seconds}; ValueError names what is wrong."""
+    names = {"SnosRun", "ProofCreation", "ProofRegistration", "DataSubmission", "StateTransition", "Aggregator"}
+    values: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, seconds = item.partition("=")
+        if not sep or name.strip() not in names or not seconds.strip().isdigit():
+            raise ValueError(f"{item!r} is not JobType=seconds (job types: {', '.join(sorted(names))})")
+        values[name.strip()] = int(seconds)
+    return values
 
 
 def _field_env_map() -> dict[tuple[str, str], str]:

@@ -64,6 +64,7 @@ class FakeDatabase:
             new.metadata = updates.metadata.model_copy(deep=True)
         if updates.external_id is not None:
             new.external_id = updates.external_id
+        new.lease = updates.lease_after(stored.lease)
         new.version += 1
         new.updated_at = utc_now()
         self.jobs[job.id] = new

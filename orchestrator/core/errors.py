@@ -43,5 +43,22 @@ class LockHeldError(OrchestratorError):
     """A distributed lock is held by another owner."""
 
 
-class ServiceUnavailableError(OrchestratorError):
+class TransientError(OrchestratorError):
+    """A failure that passes by itself (network, timeout, 5xx, throttling, open circuit, lag): retrying
+    later, with backoff, may succeed. Anything not marked transient (or classified so) is permanent."""
+
+
+class ServiceUnavailableError(TransientError):
     """An external service did not answer, or answered that it is down; retrying may help."""
+
+
+class LeaseLostError(OrchestratorError):
+    """The job's lease was taken over or could not be renewed: this worker no longer owns the job."""
+
+
+class HandlerTimeoutError(TransientError):
+    """A job handler ran longer than its job type's timeout and was cancelled."""
+
+
+class JobCreationHaltedError(OrchestratorError):
+    """A Failed or VerificationTimeout job halts new work from its block on; this job would cover it."""

@@ -60,7 +60,7 @@ from orchestrator.core.models.batch import (
     SnosBatch,
     SnosBatchStatus,
 )
-from orchestrator.core.models.job import JobItem, JobItemUpdates, JobStatus, JobType, utc_now
+from orchestrator.core.models.job import JobItem, JobItemUpdates, JobLease, JobStatus, JobType, utc_now
 from orchestrator.core.models.metadata import JobMetadata
 
 Doc = dict[str, Any]
@@ -169,7 +169,20 @@ def job_to_doc(job: JobItem) -> Doc:
         "created_at": job.created_at,
         "updated_at": job.updated_at,
         "updated_at_ts": job.updated_at.timestamp(),
+        "lease": lease_to_doc(job.lease),
     }
+
+
+def lease_to_doc(lease: JobLease | None) -> Doc | None:
+    if lease is None:
+        return None
+    return {"owner": lease.owner, "expires_at": lease.expires_at, "expires_at_ts": lease.expires_at.timestamp()}
+
+
+def lease_from_doc(doc: Mapping[str, Any] | None) -> JobLease | None:
+    if not doc:
+        return None
+    return JobLease(owner=str(doc["owner"]), expires_at=_from_ts(doc["expires_at_ts"]))
 
 
 def job_from_doc(doc: Mapping[str, Any]) -> JobItem:
@@ -183,6 +196,7 @@ def job_from_doc(doc: Mapping[str, Any]) -> JobItem:
         version=int(doc["version"]),
         created_at=_utc(doc["created_at"]),
         updated_at=_from_ts(doc["updated_at_ts"]) if "updated_at_ts" in doc else _utc(doc["updated_at"]),
+        lease=lease_from_doc(doc.get("lease")),
     )
 
 
@@ -316,6 +330,8 @@ class MongoDatabaseClient:
             fields["external_id"] = updates.external_id
         if updates.metadata is not None:
             fields["metadata"] = updates.metadata.model_dump(mode="json")
+        if updates.status is not None or updates.lease is not None:
+            fields["lease"] = lease_to_doc(updates.lease)
         doc = await self._coll(JOBS).find_one_and_update(
             {"id": str(job.id), "version": job.version},
             {"$set": fields, "$inc": {"version": 1}},

@@ -53,3 +53,12 @@ def is_retryable_reply(status: int, body: str, *, retry_all_5xx: bool) -> bool:
     if retry_all_5xx and 500 <= status < 600:
         return True
     return is_infrastructure_error(status, body)
+
+
+#: Statuses that say "not now" rather than "no": timeouts, throttling, server and gateway trouble.
+_TRANSIENT_STATUSES = frozenset({408, 425, 429})
+
+
+def is_transient_status(status: int) -> bool:
+    """True for an HTTP status that a later identical request may not get (timeout, throttling, 5xx)."""
+    return status in _TRANSIENT_STATUSES or 500 <= status < 600

@@ -44,6 +44,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+class JobLease(BaseModel):
+    """Who is processing a LockedForProcessing job, and until when (renewed while the handler runs).
+
+    Only an expired lease may be healed, so a slow handler is never run twice at the same time.
+    """
+
+    owner: str
+    expires_at: datetime  # aware UTC
+
+
 class JobItem(BaseModel):
     model_config = ConfigDict(validate_assignment=False)
 
@@ -56,17 +66,30 @@ class JobItem(BaseModel):
     version: int = 0
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
+    lease: JobLease | None = None
 
 
 class JobItemUpdates(BaseModel):
-    """Fields to change in a compare-and-swap update; None means "leave as is"."""
+    """Fields to change in a compare-and-swap update; None means "leave as is".
+
+    The lease is the exception: a lease lives only with LockedForProcessing, so an update that sets
+    `status` also sets the lease to `lease` (None drops it); without `status`, a given `lease` replaces
+    the stored one (a renewal) and None keeps it.
+    """
 
     status: JobStatus | None = None
     external_id: str | int | None = None
     metadata: JobMetadata | None = None
+    lease: JobLease | None = None
 
     def is_empty(self) -> bool:
-        return self.status is None and self.external_id is None and self.metadata is None
+        return self.status is None and self.external_id is None and self.metadata is None and self.lease is None
+
+    def lease_after(self, stored: JobLease | None) -> JobLease | None:
+        """The lease the stored job carries after this update."""
+        if self.status is not None or self.lease is not None:
+            return self.lease
+        return stored
 
 
 class JobVerificationStatus(StrEnum):

@@ -22,6 +22,14 @@ class CommonMetadata(BaseModel):
     failure_reason: str | None = None
     previous_failure_reasons: list[str] = Field(default_factory=list)
     orchestrator_version: str = ""
+    #: unix seconds of the first transient failure of the current step (process or verify); the
+    #: transient retry budget is counted from it; cleared when the step succeeds
+    transient_failure_since: int | None = None
+    transient_failure_count: int = 0
+    #: unix seconds when the current verification window opened (the time budget counts from it)
+    verification_since: int | None = None
+    #: unix seconds (fractional) when the next verification check is due; earlier messages are duplicates
+    verification_next_at: float | None = None
 
     def record_failure(self, reason: str) -> None:
         """Keep the history: the current reason moves to the list before the new one is set."""

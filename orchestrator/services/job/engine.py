@@ -4,17 +4,26 @@ Statuses, transitions, attempts and delays follow the reference (§3 of the refe
 is a compare-and-swap on the job's `version`, so any number of processes may run this code against the
 same database and queue. Queue messages carry only the job id; the job's status decides what a message
 may still do, which makes duplicate and late messages harmless.
+
+Beyond the reference (architecture.md, "Reliability rules"):
+- a job being processed carries a lease that its worker renews (lease.py); only an expired lease is
+  healed, and every handler runs under its job type's timeout;
+- failures are classified (core.failure): transient ones are retried with backoff within a time
+  budget through a fresh delayed message, so they do not spend the queue's dead-letter receives;
+- the halt covers only the blocks from the lowest failed job on (halt.py);
+- verification polls adaptively within the reference's time budget (verification.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from typing import TypeVar
 
 from orchestrator.core.clients.alerts import AlertClient
 from orchestrator.core.clients.database import DatabaseClient
@@ -22,58 +31,33 @@ from orchestrator.core.clients.queue import QueueClient
 from orchestrator.core.errors import (
     InvalidJobStatusError,
     JobAlreadyExistsError,
+    JobCreationHaltedError,
     JobNotFoundError,
+    LeaseLostError,
     VersionConflictError,
 )
-from orchestrator.core.models.job import (
-    HALTING_STATUSES,
-    JobItem,
-    JobItemUpdates,
-    JobStatus,
-    JobType,
-    JobVerificationStatus,
-)
+from orchestrator.core.failure import FailureClassifier, FailureKind, classify_core
+from orchestrator.core.models.job import JobItem, JobItemUpdates, JobLease, JobStatus, JobType
 from orchestrator.core.models.metadata import JobMetadata, JobSpecificMetadata
-from orchestrator.core.models.queue import (
-    QueueType,
-    encode_job_message,
-    process_queue,
-    verify_queue,
-)
+from orchestrator.core.models.queue import QueueType, encode_job_message, process_queue, verify_queue
+from orchestrator.services.job import sweep, verification
+from orchestrator.services.job.backoff import transient_delay
+from orchestrator.services.job.halt import HaltScope
 from orchestrator.services.job.handler import FatalJobError, JobHandler
+from orchestrator.services.job.lease import Leases, timed
+from orchestrator.services.job.params import PROCESSABLE, VERIFIABLE, EngineParams, RetryLater
+
+__all__ = ["PROCESSABLE", "VERIFIABLE", "EngineParams", "JobEngine", "RetryLater"]
 
 log = logging.getLogger("orchestrator.job")
 
-PROCESSABLE = frozenset({JobStatus.CREATED, JobStatus.VERIFICATION_FAILED, JobStatus.PENDING_RETRY})
-VERIFIABLE = frozenset({JobStatus.PENDING_VERIFICATION, JobStatus.VERIFICATION_TIMEOUT, JobStatus.VERIFICATION_FAILED})
-#: Delay before asking again when a handler's readiness check reports a dependency that is down.
-READINESS_REQUEUE_SECONDS = 60
-
-
-class RetryLater(Exception):
-    """Give the message back to its queue; it is redelivered after `delay_seconds`."""
-
-    def __init__(self, reason: str, delay_seconds: int) -> None:
-        super().__init__(reason)
-        self.delay_seconds = delay_seconds
-
-
-@dataclass(frozen=True)
-class EngineParams:
-    orchestrator_version: str
-    #: per job type: a LockedForProcessing job older than this is stale and healed
-    stale_lock_seconds: Mapping[JobType, int] = field(default_factory=dict)
-    default_stale_lock_seconds: int = 300
-    #: delay before a failed process attempt is retried (the reference waits the visibility timeout)
-    retry_delay_seconds: int = 10
-    #: how long a message may stay invisible; the lost-message sweep waits at least this long
-    visibility_timeout_seconds: int = 360
-
-    def stale_after(self, job_type: JobType) -> int:
-        return self.stale_lock_seconds.get(job_type, self.default_stale_lock_seconds)
-
-
+T = TypeVar("T")
 CompletionHook = Callable[[JobItem], Awaitable[None]]
+
+
+def worker_run_id() -> str:
+    """Who holds a lease: this process's run (host, pid and a random part, as pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class JobEngine:
@@ -86,6 +70,8 @@ class JobEngine:
         params: EngineParams,
         on_completed: CompletionHook | None = None,
         clock: Callable[[], float] = time.time,
+        classify: FailureClassifier = classify_core,
+        owner: str | None = None,
     ) -> None:
         self.db = database
         self.queue = queue
@@ -94,6 +80,10 @@ class JobEngine:
         self.params = params
         self.on_completed = on_completed
         self.clock = clock
+        self.classify = classify
+        self.owner = owner or worker_run_id()
+        self.leases = Leases(database, clock, self.owner, params.lease_seconds, params.renew_every())
+        self.halt = HaltScope(database, params.orchestrator_version, params.layer)
 
     # ------------------------------------------------------------------------------------------
     # helpers
@@ -118,17 +108,21 @@ class JobEngine:
         status: JobStatus | None = None,
         metadata: JobMetadata | None = None,
         external_id: str | int | None = None,
+        lease: JobLease | None = None,
     ) -> JobItem:
-        return await self.db.update_job(job, JobItemUpdates(status=status, metadata=metadata, external_id=external_id))
+        updates = JobItemUpdates(status=status, metadata=metadata, external_id=external_id, lease=lease)
+        return await self.db.update_job(job, updates)
 
     async def checkpoint(self, job: JobItem) -> None:
         """Persist a running job's metadata now (e.g. a sent transaction, before waiting for it).
 
-        Updates `job` in place with the new version, so the engine's next write still applies.
+        Serialised with the lease renewals; updates `job` in place with the new version, so the engine's
+        next write still applies.
         """
-        stored = await self.write(job, metadata=job.metadata)
-        job.version = stored.version
-        job.updated_at = stored.updated_at
+        await self.leases.write_serialised(job, JobItemUpdates(metadata=job.metadata))
+
+    async def run_timed(self, work: Awaitable[T], timeout: float) -> T:
+        return await timed(work, timeout)
 
     async def enqueue_process(self, job: JobItem, delay_seconds: int = 0) -> None:
         await self.queue.send(process_queue(job.job_type), encode_job_message(job.id), delay_seconds)
@@ -141,10 +135,20 @@ class JobEngine:
     # ------------------------------------------------------------------------------------------
     # create
     async def create_job(self, job_type: JobType, internal_id: int, specific: JobSpecificMetadata) -> JobItem | None:
-        """Create and enqueue a job; None (not an error) when it exists already."""
+        """Create and enqueue a job; None (not an error) when it exists already.
+
+        Raises JobCreationHaltedError when a Failed or VerificationTimeout job halts the blocks it covers.
+        """
         if await self.db.get_job_by_internal_id_and_type(internal_id, job_type) is not None:
             log.debug("job %s/%s exists already", job_type, internal_id)
             return None
+        refused = await self.halt.refuses(job_type, internal_id, specific)
+        if refused is not None:
+            halted_from, covered = refused
+            raise JobCreationHaltedError(
+                f"{job_type} job {internal_id} (blocks {covered or 'unknown'}) not created: a Failed or "
+                f"VerificationTimeout job halts new work from block {halted_from} on"
+            )
         metadata = JobMetadata(specific=specific)
         metadata.common.orchestrator_version = self.params.orchestrator_version
         job = JobItem(internal_id=internal_id, job_type=job_type, metadata=metadata)
@@ -161,21 +165,10 @@ class JobEngine:
     # process
     async def process_job(self, job_id: uuid.UUID) -> None:
         """Run the job's handler once. Returns normally when the message is done with (ack);
-        raises RetryLater when it should be redelivered."""
-        job = await self.load(job_id)
-        if job.status is JobStatus.LOCKED_FOR_PROCESSING:
-            started = job.metadata.common.process_started_at
-            if started is not None and self.now() - started < self.params.stale_after(job.job_type):
-                log.info("job %s is being processed elsewhere; dropping duplicate message", job.id)
-                return
-            job = await self.heal(job)
-        elif job.status in (JobStatus.PENDING_VERIFICATION, JobStatus.COMPLETED):
-            log.info("job %s is %s already; nothing to process", job.id, job.status)
+        raises RetryLater when it should be redelivered (a real, permanent-failure attempt)."""
+        job = await self._processable(await self.load(job_id))
+        if job is None:
             return
-        elif job.status not in PROCESSABLE:
-            log.warning("job %s is %s; a process message cannot act on it", job.id, job.status)
-            return
-
         handler = self.handler(job.job_type)
         delay = await handler.check_ready_to_process(job)
         if delay is not None:
@@ -184,51 +177,125 @@ class JobEngine:
             job = await self.write(job, metadata=job.metadata)
             await self.enqueue_process(job, delay)
             return
-
         original_status = job.status
-        meta = job.metadata.model_copy(deep=True)
-        meta.common.process_started_at = self.now()
-        meta.common.process_completed_at = None
-        try:
-            job = await self.write(job, JobStatus.LOCKED_FOR_PROCESSING, meta)
-        except VersionConflictError:
-            log.info("job %s was claimed by another worker", job_id)
+        claimed = await self._claim(job)
+        if claimed is None:
             return
-        job.metadata.common.process_attempt_no += 1
-
+        job = claimed
         try:
-            external_id = await handler.process_job(job)
+            timeout = self.params.handler_timeout(job.job_type)
+            external_id = await self.leases.run(job, handler.process_job(job), timeout)
         except asyncio.CancelledError:
             # Shutdown: hand the job back so that its redelivered message can run it again.
             await asyncio.shield(self._release(job, original_status, "processing interrupted by shutdown"))
             raise
+        except (LeaseLostError, VersionConflictError) as exc:
+            log.warning("job %s: this worker lost the job, stopping its attempt: %s", job.id, exc)
+            return
         except FatalJobError as exc:
             await self.move_job_to_failed(job, f"processing failed: {exc}")
             return
         except Exception as exc:
-            log.warning("job %s processing failed, will retry: %s", job.id, exc)
-            await self._release(job, original_status, f"processing failed: {exc}")
-            raise RetryLater(str(exc), self.params.retry_delay_seconds) from exc
+            await self._after_failure(job, original_status, exc)
+            return
+        await self._processed(job, external_id)
 
+    async def _processable(self, job: JobItem) -> JobItem | None:
+        """The job when a process message may act on it (healing an expired lease), else None."""
+        if job.status is JobStatus.LOCKED_FOR_PROCESSING:
+            if not self.leases.expired(job):
+                log.info("job %s is being processed elsewhere; dropping duplicate message", job.id)
+                return None
+            try:
+                return await self.heal(job)
+            except VersionConflictError:
+                log.info("job %s changed while being healed; dropping this message", job.id)
+                return None
+        if job.status in (JobStatus.PENDING_VERIFICATION, JobStatus.COMPLETED):
+            log.info("job %s is %s already; nothing to process", job.id, job.status)
+            return None
+        if job.status not in PROCESSABLE:
+            log.warning("job %s is %s; a process message cannot act on it", job.id, job.status)
+            return None
+        return job
+
+    async def _claim(self, job: JobItem) -> JobItem | None:
+        meta = job.metadata.model_copy(deep=True)
+        meta.common.process_started_at = self.now()
+        meta.common.process_completed_at = None
+        try:
+            job = await self.write(job, JobStatus.LOCKED_FOR_PROCESSING, meta, lease=self.leases.new_lease())
+        except VersionConflictError:
+            log.info("job %s was claimed by another worker", job.id)
+            return None
+        job.metadata.common.process_attempt_no += 1
+        return job
+
+    async def _processed(self, job: JobItem, external_id: str | int) -> None:
         meta = job.metadata
         meta.common.process_completed_at = self.now()
-        job = await self.write(job, JobStatus.PENDING_VERIFICATION, meta, external_id=str(external_id))
-        await self.enqueue_verify(job)
+        meta.common.transient_failure_since = None
+        meta.common.transient_failure_count = 0
+        first_check = verification.open_window(self, job, meta)
+        try:
+            job = await self.write(job, JobStatus.PENDING_VERIFICATION, meta, external_id=str(external_id))
+        except VersionConflictError as exc:
+            log.warning("job %s: this worker lost the job before recording its result: %s", job.id, exc)
+            return
+        await self.enqueue_verify(job, first_check)
         log.info("job %s processed (external id %s)", job.id, external_id)
 
+    async def _after_failure(self, job: JobItem, original_status: JobStatus, exc: Exception) -> None:
+        """A transient failure within budget: a fresh delayed message (no receive spent). Otherwise a
+        real attempt: the message is given back (RetryLater) and counts towards the dead-letter queue."""
+        common = job.metadata.common
+        since = common.transient_failure_since
+        if self.classify(exc) is FailureKind.TRANSIENT:
+            since = since if since is not None else self.now()
+            budget = self.params.transient_budget(job.job_type)
+            if self.now() - since < budget:
+                await self._retry_transient(job, original_status, since, exc)
+                return
+            reason = f"processing kept failing transiently for {self.now() - since}s (budget {budget}s): {exc}"
+        else:
+            reason = f"processing failed: {exc}"
+        log.warning("job %s processing failed, will retry: %s", job.id, reason)
+        await self._release(job, original_status, reason, transient_since=since)
+        raise RetryLater(reason, self.params.retry_delay_seconds) from exc
+
+    async def _retry_transient(self, job: JobItem, status: JobStatus, since: int, exc: Exception) -> None:
+        meta = job.metadata.model_copy(deep=True)
+        meta.common.process_attempt_no -= 1  # not a real attempt
+        meta.common.process_started_at = None
+        meta.common.transient_failure_since = since
+        meta.common.transient_failure_count += 1
+        p = self.params
+        delay = transient_delay(
+            meta.common.transient_failure_count, p.transient_initial_delay_seconds, p.transient_max_delay_seconds
+        )
+        meta.common.record_failure(f"transient failure, retrying in {delay}s: {exc}")
+        try:
+            job = await self.write(job, status, meta)
+        except VersionConflictError:
+            log.warning("job %s changed while it was processed; leaving it as it is", job.id)
+            return
+        await self.enqueue_process(job, delay)
+        log.warning("job %s failed transiently (%s); retrying in %ss", job.id, exc, delay)
+
     async def heal(self, job: JobItem) -> JobItem:
-        """A stale LockedForProcessing job (its worker died) goes back to Created."""
-        log.warning("healing stale job %s %s/%s", job.id, job.job_type, job.internal_id)
+        """A LockedForProcessing job whose lease expired (its worker died) goes back to Created."""
+        log.warning("healing job %s %s/%s: its lease expired", job.id, job.job_type, job.internal_id)
         meta = job.metadata.model_copy(deep=True)
         meta.common.process_started_at = None
         return await self.write(job, JobStatus.CREATED, meta)
 
-    async def _release(self, job: JobItem, status: JobStatus, reason: str) -> None:
+    async def _release(self, job: JobItem, status: JobStatus, reason: str, transient_since: int | None = None) -> None:
         """Undo the claim after a failed attempt, keeping the attempt count and the reason."""
         meta = job.metadata.model_copy(deep=True)
         meta.common.process_retry_attempt_no += 1
         meta.common.process_started_at = None
         meta.common.process_completed_at = None
+        meta.common.transient_failure_since = transient_since
         meta.common.record_failure(reason)
         try:
             await self.write(job, status, meta)
@@ -238,56 +305,7 @@ class JobEngine:
     # ------------------------------------------------------------------------------------------
     # verify
     async def verify_job(self, job_id: uuid.UUID) -> None:
-        job = await self.load(job_id)
-        if job.status is JobStatus.COMPLETED:
-            return
-        if job.status not in VERIFIABLE:
-            log.warning("job %s is %s; a verify message cannot act on it", job.id, job.status)
-            return
-        handler = self.handler(job.job_type)
-        last = job.metadata.common.verification_started_at
-        if (
-            job.status is JobStatus.PENDING_VERIFICATION
-            and last is not None
-            and self.now() - last < handler.verification_polling_delay_seconds / 2
-        ):
-            # Another verification flow is alive for this job: keep one message per job.
-            log.info("job %s verified %ss ago; dropping duplicate message", job.id, self.now() - last)
-            return
-        meta = job.metadata.model_copy(deep=True)
-        meta.common.verification_started_at = self.now()
-        meta.common.verification_attempt_no += 1
-        job = await self.write(job, metadata=meta)
-
-        result = await handler.verify_job(job)
-        meta = job.metadata
-        if result.status is JobVerificationStatus.VERIFIED:
-            meta.common.verification_completed_at = self.now()
-            job = await self.write(job, JobStatus.COMPLETED, meta)
-            log.info("job %s %s/%s completed", job.id, job.job_type, job.internal_id)
-            if self.on_completed is not None:
-                await self.on_completed(job)
-        elif result.status is JobVerificationStatus.REJECTED:
-            reason = result.reason or "verification rejected"
-            meta.common.record_failure(reason)
-            if meta.common.process_attempt_no < handler.max_process_attempts:
-                job = await self.write(job, JobStatus.VERIFICATION_FAILED, meta)
-                await self.enqueue_process(job)
-                log.warning("job %s rejected (%s); processing again", job.id, reason)
-            else:
-                await self.move_job_to_failed(
-                    job,
-                    f"Verification rejected. Max process attempts reached: {handler.max_process_attempts}",
-                )
-        elif meta.common.verification_attempt_no >= handler.max_verification_attempts:
-            job = await self.write(job, JobStatus.VERIFICATION_TIMEOUT, meta)
-            await self.alerts.send_message(
-                f"Job Verification Timeout Alert: Job ID {job.id}, Type {job.job_type}, "
-                f"Internal_Id {job.internal_id}, Verification Attempts {meta.common.verification_attempt_no}"
-            )
-        else:
-            job = await self.write(job, metadata=meta)
-            await self.enqueue_verify(job)
+        await verification.verify_job(self, job_id)
 
     # ------------------------------------------------------------------------------------------
     # failure
@@ -321,12 +339,13 @@ class JobEngine:
             return
         await self.move_job_to_failed(job, f"Job moved to DLQ after exhausting retries (last status: {job.status})")
 
+    async def halted_from_block(self) -> int | None:
+        """The first block no new job may cover (a Failed or VerificationTimeout job's), or None."""
+        return await self.halt.halted_from_block()
+
     async def is_halted(self) -> bool:
-        """Any Failed or VerificationTimeout job of this version stops new job creation."""
-        found = await self.db.get_jobs_by_types_and_statuses(
-            [], sorted(HALTING_STATUSES), limit=1, orchestrator_version=self.params.orchestrator_version
-        )
-        return bool(found)
+        """Whether some Failed or VerificationTimeout job of this version halts new work (from its block on)."""
+        return await self.halted_from_block() is not None
 
     # ------------------------------------------------------------------------------------------
     # operator actions
@@ -342,6 +361,8 @@ class JobEngine:
         meta = job.metadata.model_copy(deep=True)
         meta.common.process_retry_attempt_no += 1
         meta.common.process_attempt_no = 0
+        meta.common.transient_failure_since = None
+        meta.common.transient_failure_count = 0
         job = await self.write(job, JobStatus.PENDING_RETRY, meta)
         await self.queue.send(queue or process_queue(job.job_type), encode_job_message(job.id))
         return job
@@ -353,50 +374,18 @@ class JobEngine:
         meta = job.metadata.model_copy(deep=True)
         meta.common.verification_attempt_no = 0
         meta.common.verification_retry_attempt_no += 1
+        meta.common.transient_failure_since = None
+        meta.common.transient_failure_count = 0
+        first_check = verification.open_window(self, job, meta)
+        if queue is not None:
+            meta.common.verification_next_at = None  # checked at once, through the given queue
         job = await self.write(job, JobStatus.PENDING_VERIFICATION, meta)
         if queue is None:
-            await self.enqueue_verify(job)
+            await self.enqueue_verify(job, first_check)
         else:
             await self.queue.send(queue, encode_job_message(job.id))
         return job
 
     # ------------------------------------------------------------------------------------------
-    # lost-message sweep (beyond the reference: no job depends on a message surviving)
     async def sweep_lost_jobs(self, limit: int = 200) -> int:
-        """Re-enqueue jobs that have not moved for longer than any message could have been in flight.
-
-        Duplicates are harmless: a message only acts on a job in a status it applies to, and claiming
-        is a compare-and-swap.
-        """
-        now = self.clock()
-        max_delay = max((h.verification_polling_delay_seconds for h in self.handlers.values()), default=0)
-        quiet = self.params.visibility_timeout_seconds + self.params.retry_delay_seconds + max_delay
-        before = datetime.fromtimestamp(now - quiet, UTC)
-        candidates = await self.db.get_jobs_updated_before(
-            [
-                JobStatus.CREATED,
-                JobStatus.PENDING_RETRY,
-                JobStatus.VERIFICATION_FAILED,
-                JobStatus.LOCKED_FOR_PROCESSING,
-                JobStatus.PENDING_VERIFICATION,
-            ],
-            before,
-            limit,
-        )
-        requeued = 0
-        for job in candidates:
-            if job.job_type not in self.handlers:
-                continue
-            if job.status is JobStatus.PENDING_VERIFICATION:
-                await self.enqueue_verify(job, 0)
-            elif job.status is JobStatus.LOCKED_FOR_PROCESSING:
-                started = job.metadata.common.process_started_at or 0
-                if now - started < self.params.stale_after(job.job_type):
-                    continue
-                await self.enqueue_process(job)
-            else:
-                await self.enqueue_process(job)
-            requeued += 1
-        if requeued:
-            log.warning("sweep re-enqueued %d job(s) whose messages were lost", requeued)
-        return requeued
+        return await sweep.sweep_lost_jobs(self, limit)

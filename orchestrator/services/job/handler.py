@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from orchestrator.core.errors import TransientError
 from orchestrator.core.models.job import JobItem, JobType, JobVerificationStatus
 
 
@@ -30,8 +31,8 @@ class FatalJobError(Exception):
     """Processing failed in a way another attempt cannot fix: the job goes straight to Failed."""
 
 
-class RetryableJobError(Exception):
-    """Processing failed for a passing reason: the message is given back and retried."""
+class RetryableJobError(TransientError):
+    """Processing failed for a passing reason: retried with backoff within the job type's transient budget."""
 
 
 class JobHandler(Protocol):

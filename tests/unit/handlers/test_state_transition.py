@@ -17,7 +17,7 @@ from orchestrator.core.models.metadata import SettlementContext, StateUpdateMeta
 from orchestrator.core.models.queue import Layer
 from orchestrator.services import storage_layout
 from orchestrator.services.da.blob import BYTES_PER_BLOB, blob_to_felts
-from orchestrator.services.job.engine import EngineParams, JobEngine, RetryLater
+from orchestrator.services.job.engine import EngineParams, JobEngine
 from orchestrator.services.job.handler import FatalJobError, RetryableJobError, Verification
 from orchestrator.services.job.handlers.bincode import encode_felts
 from orchestrator.services.job.handlers.common import ZERO_TX_HASH
@@ -262,7 +262,7 @@ async def test_a_crash_after_the_sink_resumes_the_same_nonce_through_the_engine(
         queue,  # type: ignore[arg-type]
         FakeAlerts(),
         {JobType.STATE_TRANSITION: handler},
-        EngineParams(orchestrator_version="0.1.0", stale_lock_seconds={JobType.STATE_TRANSITION: 300}),
+        EngineParams(orchestrator_version="0.1.0", lease_seconds=300),
         clock=clock,
     )
     engines.append(engine)
@@ -282,7 +282,7 @@ async def test_a_crash_after_the_sink_resumes_the_same_nonce_through_the_engine(
     # The account's next nonce moved on meanwhile; the restarted job must still use its own.
     w.settlement.nonce = 8
     w.settlement.outcomes = ["ok"]
-    clock.advance(301)  # the lock is stale: the redelivered message heals and reprocesses the job
+    clock.advance(301)  # the lease expired: the redelivered message heals and reprocesses the job
     await engine.process_job(created.id)
     resumed = w.settlement.calls[-1]
     assert resumed["nonce"] == 7
@@ -315,10 +315,11 @@ async def test_engine_retries_a_failed_update_with_the_persisted_attempts() -> N
     created = await engine.create_job(JobType.STATE_TRANSITION, 1, w.job().metadata.specific)
     assert created is not None
     w.settlement.outcomes = [SettlementError("not mined in time"), "ok"]
-    with pytest.raises(RetryLater):
-        await engine.process_job(created.id)
+    # A failed update is transient: retried later through a fresh delayed message (no receive spent).
+    await engine.process_job(created.id)
     stored = await w.db.get_job_by_id(created.id)
     assert stored is not None and stored.status is JobStatus.CREATED
+    assert stored.metadata.common.transient_failure_count == 1
     assert [a.attempt_no for a in meta_of(stored).tx_attempts] == [1]
     await engine.process_job(created.id)
     assert [a.attempt_no for a in w.settlement.calls[-1]["previous"]] == [1]

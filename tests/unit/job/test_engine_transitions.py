@@ -83,7 +83,7 @@ def make_world(handler: ScriptedHandler | None = None) -> World:
         queue,  # type: ignore[arg-type]
         alerts,
         {JobType.SNOS_RUN: handler},  # type: ignore[dict-item]
-        EngineParams(orchestrator_version="0.1.0", stale_lock_seconds={JobType.SNOS_RUN: 300}),
+        EngineParams(orchestrator_version="0.1.0", lease_seconds=300),
         on_completed=on_completed,
         clock=clock,
     )
@@ -125,7 +125,7 @@ async def test_happy_path_reaches_completed_at_version_4() -> None:
     assert job.external_id == "ext-1"
     assert job.metadata.common.process_attempt_no == 1
     assert job.metadata.common.process_completed_at is not None
-    assert w.queued(VERIFY_Q)[-1][1] == w.handler.verification_polling_delay_seconds
+    assert w.queued(VERIFY_Q)[-1][1] == 1, "the first check comes right after processing (adaptive verification)"
 
     await w.engine.verify_job(job.id)
     job = await w.job(job)
@@ -213,16 +213,19 @@ async def test_fatal_error_fails_the_job_and_alerts() -> None:
 
 
 # --- PendingVerification -> PendingVerification (pending) ------------------------------------------
-async def test_pending_verification_polls_again_with_delay() -> None:
-    w = make_world(ScriptedHandler(verify_outcomes=[Verification.pending()]))
+async def test_pending_verification_polls_again_with_backoff_towards_the_polling_delay() -> None:
+    w = make_world(ScriptedHandler(verify_outcomes=[Verification.pending()], max_verification_attempts=10))
     job = await created(w)
     await w.engine.process_job(job.id)
-    await w.engine.verify_job(job.id)
+    delays = []
+    for _ in range(7):
+        await w.engine.verify_job(job.id)
+        delays.append(w.queued(VERIFY_Q)[-1][1])
+        w.clock.advance(delays[-1])
     job = await w.job(job)
     assert job.status is JobStatus.PENDING_VERIFICATION
-    assert job.metadata.common.verification_attempt_no == 1
-    assert len(w.queued(VERIFY_Q)) == 2
-    assert w.queued(VERIFY_Q)[-1][1] == 30
+    assert job.metadata.common.verification_attempt_no == 7
+    assert delays == [2, 4, 8, 16, 30, 30, 30], "doubling from the first delay, capped at the polling delay"
 
 
 async def test_duplicate_verify_message_is_dropped() -> None:
@@ -273,6 +276,9 @@ async def test_verification_timeout_then_operator_reverify() -> None:
     job = await created(w)
     await w.engine.process_job(job.id)
     await w.engine.verify_job(job.id)
+    w.clock.advance(30)
+    await w.engine.verify_job(job.id)
+    assert (await w.job(job)).status is JobStatus.PENDING_VERIFICATION, "the budget is time: 2 x 30 s"
     w.clock.advance(30)
     await w.engine.verify_job(job.id)
     job = await w.job(job)
