@@ -10,11 +10,9 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from orchestrator.clients.database.sqlite_batches import SqliteBatchStore
 from orchestrator.clients.database.sqlite_query import Where as _Where
@@ -26,24 +24,13 @@ from orchestrator.core.clients.database import (
     JOB_TYPES_BY_BLOCK_NUMBER,
     JOB_TYPES_BY_BLOCK_RANGE,
     JOB_TYPES_BY_TO_SETTLE,
-    AggregatorBatchQuery,
-    BatchAlreadyExistsError,
-    SnosBatchQuery,
 )
 from orchestrator.core.errors import (
     EmptyUpdateError,
     JobAlreadyExistsError,
-    NotFoundError,
     VersionConflictError,
 )
 from orchestrator.core.models.audit import AuditEntry
-from orchestrator.core.models.batch import (
-    AggregatorBatch,
-    AggregatorBatchStatus,
-    BlockBatchLookup,
-    SnosBatch,
-    SnosBatchStatus,
-)
 from orchestrator.core.models.job import JobItem, JobItemUpdates, JobStatus, JobType, utc_now
 from orchestrator.core.models.metadata import (
     DaMetadata,
