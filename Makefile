@@ -39,8 +39,15 @@ test: services-install
 unit: install
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
+# One scenario at a time (each runs the whole devnet); see RELIABILITY.md.
+chaos: install
+	bash scripts/install-node-tools.sh
+	CHAOS=1 $(BIN)/pytest tests/chaos -s $(PYTEST_ARGS)
+
+# BENCH_ARGS="--only queries" (or latency, reference, throughput, da, engine) runs parts; see BENCHMARKS.md.
 bench: install
-	$(BIN)/python bench/run.py
+	bash scripts/install-node-tools.sh
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check orchestrator tests bench infra scripts

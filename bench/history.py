@@ -40,6 +40,8 @@ from orchestrator.core.models.metadata import (
 )
 from orchestrator.core.version import ORCHESTRATOR_VERSION
 
+V = ORCHESTRATOR_VERSION
+
 SNOS_PER_BATCH = 4
 SENTINEL = 987654321  # stands for the internal id in the template rows
 C, PV, CR = JobStatus.COMPLETED, JobStatus.PENDING_VERIFICATION, JobStatus.CREATED
@@ -73,7 +75,11 @@ def l2_history(total_jobs: int) -> History:
             jobs.append(Job(JobType.SNOS_RUN, s, C))
             jobs.append(Job(JobType.PROOF_CREATION, s, PV if newest and k >= SNOS_PER_BATCH // 2 else C))
             status = SnosBatchStatus.COMPLETED if settled else SnosBatchStatus.CLOSED
-            snos.append(SnosBatch(index=s, aggregator_batch_index=a, start_block=s, end_block=s, status=status))
+            snos.append(
+                SnosBatch(
+                    index=s, aggregator_batch_index=a, start_block=s, end_block=s, status=status, orchestrator_version=V
+                )
+            )
         if not newest:
             jobs.append(Job(JobType.AGGREGATOR, a, C))
             # the newest settled batches are not tagged for cleanup yet
@@ -86,12 +92,26 @@ def l2_history(total_jobs: int) -> History:
             else AggregatorBatchStatus.CLOSED
         )
         aggs.append(
-            AggregatorBatch(index=a, start_block=first, end_block=first + SNOS_PER_BATCH - 1, status=agg_status)
+            AggregatorBatch(
+                index=a,
+                start_block=first,
+                end_block=first + SNOS_PER_BATCH - 1,
+                status=agg_status,
+                orchestrator_version=V,
+            )
         )
     end = batches * SNOS_PER_BATCH
-    aggs.append(AggregatorBatch(index=batches + 1, start_block=end + 1, end_block=end + 1))
-    snos.append(SnosBatch(index=end + 1, aggregator_batch_index=batches + 1, start_block=end + 1, end_block=end + 1))
-    return History("l2", jobs, _versioned(aggs), _versioned(snos))
+    aggs.append(AggregatorBatch(index=batches + 1, start_block=end + 1, end_block=end + 1, orchestrator_version=V))
+    snos.append(
+        SnosBatch(
+            index=end + 1,
+            aggregator_batch_index=batches + 1,
+            start_block=end + 1,
+            end_block=end + 1,
+            orchestrator_version=V,
+        )
+    )
+    return History("l2", jobs, aggs, snos)
 
 
 def l3_history(total_jobs: int) -> History:
@@ -108,13 +128,12 @@ def l3_history(total_jobs: int) -> History:
         jobs.append(Job(JobType.DATA_SUBMISSION, s, C))
         jobs.append(Job(JobType.STATE_TRANSITION, s, PV if settling else C, tagged=s < batches - 4))
         status = SnosBatchStatus.CLOSED if settling else SnosBatchStatus.COMPLETED
-        snos.append(SnosBatch(index=s, start_block=s, end_block=s, status=status))
-    snos.append(SnosBatch(index=batches, start_block=batches, end_block=batches, status=SnosBatchStatus.CLOSED))
-    return History("l3", jobs, [], _versioned(snos))
-
-
-def _versioned(batches: list[Any]) -> list[Any]:
-    return [b.model_copy(update={"orchestrator_version": ORCHESTRATOR_VERSION}) for b in batches]
+        snos.append(SnosBatch(index=s, start_block=s, end_block=s, status=status, orchestrator_version=V))
+    last = SnosBatch(
+        index=batches, start_block=batches, end_block=batches, status=SnosBatchStatus.CLOSED, orchestrator_version=V
+    )
+    snos.append(last)
+    return History("l3", jobs, [], snos)
 
 
 def _specific(job_type: JobType, tagged: bool) -> JobSpecificMetadata:
@@ -136,9 +155,7 @@ def _specific(job_type: JobType, tagged: bool) -> JobSpecificMetadata:
 def _template(job_type: JobType, status: JobStatus, tagged: bool) -> JobItem:
     common = CommonMetadata(orchestrator_version=ORCHESTRATOR_VERSION)
     metadata = JobMetadata(common=common, specific=_specific(job_type, tagged))
-    return JobItem(
-        id=uuid.UUID(int=0), internal_id=SENTINEL, job_type=job_type, status=status, metadata=metadata
-    )
+    return JobItem(id=uuid.UUID(int=0), internal_id=SENTINEL, job_type=job_type, status=status, metadata=metadata)
 
 
 def sqlite_rows(history: History) -> Iterator[tuple[Any, ...]]:

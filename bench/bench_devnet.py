@@ -1,0 +1,193 @@
+"""The devnet, measured end to end: block→L1 latency, throughput, CPU and resident memory.
+
+Parts (`--only latency,reference,throughput`; all by default):
+- latency: `python -m infra.devnet --block-time 2 --blocks 12 --until-settled` with the devnet's defaults;
+- reference: the same run with the reference's default intervals (a 60 s cron for every trigger and
+  verification first checked after the job type's full polling delay, then at that delay);
+- throughput: every recorded block available at once (`--block-time 0 --blocks 999`) with the
+  reference's default batch limits (MAX_BATCH_SIZE 100, MAX_BLOCKS_PER_SNOS_BATCH 10, MAX_BATCH_TIME
+  1800 s): blocks settled per minute and the orchestrator's CPU seconds per block.
+Resident memory: the orchestrator process sampled every 0.5 s (at start, i.e. idle, and the peak).
+Each run starts its own anvil; the reference run takes several minutes, the throughput run longer.
+
+Run: `.venv/bin/python bench/bench_devnet.py [--only latency,reference] [--blocks 12]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LATENCY = re.compile(r"^latency block→L1: p50 (\d+\.\d)s, p95 (\d+\.\d)s, max (\d+\.\d)s over (\d+) blocks$")
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+#: The reference's default intervals: a 60 s cron for each trigger, verification at the full polling
+#: delay (no early first check). The devnet's batch sizes are kept, so both runs batch alike.
+REFERENCE_TIMING = {
+    "EVENT_BRIDGE_INTERVAL_SECONDS": "60",
+    "FIRST_VERIFICATION_DELAY_SECONDS": "3600",  # min(first, polling delay): the polling delay
+}
+#: The reference's default batch limits (its CLI defaults; also this project's config defaults).
+REFERENCE_BATCHING = {
+    "MAX_BATCH_SIZE": "100",
+    "MAX_BLOCKS_PER_SNOS_BATCH": "10",
+    "MAX_BATCH_TIME_SECONDS": "1800",
+}
+
+
+@dataclass
+class Sample:
+    rss_kb: list[int] = field(default_factory=list)
+    cpu_seconds: float = 0.0
+
+
+@dataclass
+class Run:
+    returncode: int
+    seconds: float
+    lines: list[str]
+    orchestrator: Sample
+
+    def latency(self) -> tuple[float, float, float, int] | None:
+        match = LATENCY.match(self.lines[-1]) if self.lines else None
+        if match is None:
+            return None
+        return float(match[1]), float(match[2]), float(match[3]), int(match[4])
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _orchestrator_pid(devnet_pid: int) -> int | None:
+    for child in _children(devnet_pid):
+        try:
+            cmdline = (Path("/proc") / str(child) / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"orchestrator" in cmdline and b"run" in cmdline:
+            return child
+    return None
+
+
+def _watch(devnet: subprocess.Popen[str], sample: Sample, stop: threading.Event) -> None:
+    """RSS and CPU time of the devnet's `orchestrator run` process, every half second."""
+    while not stop.is_set():
+        pid = _orchestrator_pid(devnet.pid)
+        if pid is not None:
+            try:
+                stat = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+                statm = (Path("/proc") / str(pid) / "statm").read_text().split()
+            except OSError:
+                pass
+            else:
+                sample.cpu_seconds = (int(stat[11]) + int(stat[12]) + int(stat[13]) + int(stat[14])) / TICK
+                sample.rss_kb.append(int(statm[1]) * PAGE_KB)
+        stop.wait(0.5)
+
+
+def run_devnet(args: list[str], overrides: dict[str, str], timeout: float) -> Run:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MADARA_ORCHESTRATOR_")}
+    env.update({f"MADARA_ORCHESTRATOR_{k}": v for k, v in overrides.items()})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    with tempfile.TemporaryDirectory() as data:
+        argv = [sys.executable, "-m", "infra.devnet", *args, "--until-settled", "--port", "0"]
+        argv += ["--data-dir", str(Path(data) / "devnet"), "--timeout", str(timeout), "--interval", "30"]
+        started = time.monotonic()
+        devnet = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        sample, stop = Sample(), threading.Event()
+        watcher = threading.Thread(target=_watch, args=(devnet, sample, stop), daemon=True)
+        watcher.start()
+        out, _ = devnet.communicate(timeout=timeout + 120)
+        stop.set()
+        watcher.join()
+    lines = out.strip().splitlines()
+    return Run(devnet.returncode, time.monotonic() - started, lines, sample)
+
+
+def _mb(kb: int) -> str:
+    return f"{kb / 1024:.0f} MB"
+
+
+def latency_table(blocks: int, parts: list[str]) -> None:
+    args = ["--block-time", "2", "--blocks", str(blocks)]
+    runs: dict[str, Run] = {}
+    if "latency" in parts:
+        runs["devnet defaults"] = run_devnet(args, {}, 900)
+    if "reference" in parts:
+        runs["reference intervals"] = run_devnet(args, REFERENCE_TIMING, 3600)
+    print(f"\nblock→L1 latency, --block-time 2 --blocks {blocks}")
+    print(f"{'timing':<22} | {'p50 s':>7} | {'p95 s':>7} | {'max s':>7} | blocks | wall s | RSS start / peak")
+    found = {}
+    for name, run in runs.items():
+        figures = run.latency()
+        rss = run.orchestrator.rss_kb
+        memory = f"{_mb(rss[0])} / {_mb(max(rss))}" if rss else "n/a"
+        if run.returncode != 0 or figures is None:
+            print(f"{name:<22} | failed (exit {run.returncode}): {' / '.join(run.lines[-3:])}")
+            continue
+        found[name] = figures
+        p50, p95, top, n = figures
+        print(f"{name:<22} | {p50:>7.1f} | {p95:>7.1f} | {top:>7.1f} | {n:>6} | {run.seconds:>6.0f} | {memory}")
+    if len(found) == 2:
+        ours, ref = found["devnet defaults"], found["reference intervals"]
+        ratios = " | ".join(f"{r / o:>6.1f}x" for r, o in zip(ref[:3], ours[:3], strict=True))
+        print(f"{'ratio reference/ours':<22} | {ratios}")
+
+
+def throughput_table(blocks: int) -> None:
+    run = run_devnet(["--block-time", "0", "--blocks", str(blocks)], REFERENCE_BATCHING, 3600)
+    figures = run.latency()
+    print(f"\nthroughput: {blocks} blocks available at once, reference batch limits")
+    if run.returncode != 0 or figures is None:
+        print(f"failed (exit {run.returncode}) after {run.seconds:.0f}s: {' / '.join(run.lines[-3:])}")
+        return
+    settled_in = figures[2]  # every block produced at once: the last one settled after max
+    rss = run.orchestrator.rss_kb
+    print("blocks | settled in s | blocks/min | orchestrator CPU s | CPU s/block | RSS start / peak")
+    print(
+        f"{figures[3]:>6} | {settled_in:>12.1f} | {figures[3] / settled_in * 60:>10.1f} | "
+        f"{run.orchestrator.cpu_seconds:>18.1f} | {run.orchestrator.cpu_seconds / figures[3]:>11.3f} | "
+        f"{_mb(rss[0]) if rss else 'n/a'} / {_mb(max(rss)) if rss else 'n/a'}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default="latency,reference,throughput", help="comma-separated parts")
+    parser.add_argument("--blocks", type=int, default=12, help="blocks of the latency runs")
+    parser.add_argument("--throughput-blocks", type=int, default=999, help="blocks of the throughput run")
+    args = parser.parse_args()
+    parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = set(parts) - {"latency", "reference", "throughput"}
+    if unknown:
+        parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
+    if {"latency", "reference"} & set(parts):
+        latency_table(args.blocks, parts)
+    if "throughput" in parts:
+        throughput_table(args.throughput_blocks)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
