@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 DEVNET_ARGS ?=
 
-.PHONY: install run test unit bench lint services-install clean help
+.PHONY: install run test unit chaos bench lint services-install clean help
 
 help:
 	@echo "make run      install and run the devnet: recorded L2 blocks settled on a local L1"
 	@echo "make test     install, start the real test services, run the whole suite"
 	@echo "make unit     unit tests only (no services)"
+	@echo "make chaos    the chaos scenarios (issue 9; tens of minutes): faults injected into the devnet pipeline"
 	@echo "make bench    benchmarks (prints tables)"
 	@echo "make lint     ruff, mypy, import-linter"
 
