@@ -52,13 +52,20 @@ async def test_empty_receive_waits_for_the_deadline(queue: QueueClient) -> None:
 
 async def test_long_poll_returns_a_message_sent_while_waiting(queue_harness) -> None:
     consumer, producer = await queue_harness.new_client(), await queue_harness.new_client()
-    started = time.monotonic()
-    waiting = asyncio.create_task(consumer.receive(Q, wait_seconds=5, visibility_timeout=LONG))
-    await asyncio.sleep(0.3)
+    polling = asyncio.Event()
+
+    async def receive() -> Delivery | None:
+        polling.set()
+        return await consumer.receive(Q, wait_seconds=5, visibility_timeout=LONG)
+
+    waiting = asyncio.create_task(receive())
+    await asyncio.wait_for(polling.wait(), timeout=5)
+    assert not waiting.done(), "the receive waits on the empty queue"
+    sent = time.monotonic()
     await producer.send(Q, "late")
     delivery = await waiting
     assert delivery is not None and delivery.body == "late"
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - sent < 4, "delivered as it arrived, not at the end of the 5 s wait"
 
 
 async def test_delayed_message_is_hidden_until_its_delay_passes(queue: QueueClient) -> None:

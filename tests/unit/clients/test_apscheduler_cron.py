@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from orchestrator.clients.cron.apscheduler import ApschedulerCronClient
 from orchestrator.clients.queue.local import SqliteQueueClient
 from orchestrator.core.models.queue import QueueType, WorkerTrigger
+from tests.eventually import eventually
 
 
 class FlakyQueue(SqliteQueueClient):
@@ -39,13 +40,18 @@ async def test_fires_keeps_going_after_a_failed_send_and_stops_on_shutdown(tmp_p
     cron = ApschedulerCronClient(queue)
     await cron.ensure_schedules([WorkerTrigger.SNOS], 1)
     await cron.start()
-    await asyncio.sleep(2.5)  # the first firing fails, the second gets through
+    # The first firing fails, the second gets through.
+    await eventually(lambda: _trigger_waiting(queue), timeout=10, what="a trigger after the failed send")
     await cron.shutdown()
     assert queue.failures == 0
     assert "Snos" in await _sent(queue)
-    await asyncio.sleep(1.2)
-    assert await _sent(queue) == []
+    # Nothing can fire any more: the scheduler stopped and its schedules went with it.
+    assert not cron._scheduler.running and cron._scheduler.get_jobs() == []
     await queue.close()
+
+
+async def _trigger_waiting(queue: SqliteQueueClient) -> bool:
+    return await queue.approximate_count(QueueType.WORKER_TRIGGER) > 0
 
 
 async def test_same_interval_keeps_the_timer_and_a_new_one_replaces_it(tmp_path: Path) -> None:
@@ -54,7 +60,9 @@ async def test_same_interval_keeps_the_timer_and_a_new_one_replaces_it(tmp_path:
     job = cron._scheduler.get_job("Snos")
     assert job is not None
     first_run = job.next_run_time
-    await asyncio.sleep(1.1)
+    scheduled_at = datetime.now(UTC)
+    # A schedule replaced from now on would fire at a later time than first_run.
+    await eventually(lambda: datetime.now(UTC) > scheduled_at)
     await cron.ensure_schedules([WorkerTrigger.SNOS], 60)
     job = cron._scheduler.get_job("Snos")
     assert job is not None and job.next_run_time == first_run
