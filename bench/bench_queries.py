@@ -146,13 +146,9 @@ async def _write_batches(db: SqliteDatabaseClient, history: History) -> None:
 
 
 async def mongo_run(url: str, size: int, runs: int) -> dict[str, float]:
-    from orchestrator.clients.database.mongodb import (
-        AGGREGATOR_BATCHES,
-        JOBS,
-        SNOS_BATCHES,
-        MongoDatabaseClient,
-        batch_to_doc,
-    )
+    from orchestrator.clients.database.mongodb import MongoDatabaseClient
+    from orchestrator.clients.database.mongodb_batches import batch_to_doc
+    from orchestrator.clients.database.mongodb_common import AGGREGATOR_BATCHES, JOBS, SNOS_BATCHES
 
     results: dict[str, float] = {}
     for make in (l2_history, l3_history):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,46 +35,35 @@ from bson import Int64
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from orchestrator.clients.database.mongodb_batches import MongoBatchStore
+from orchestrator.clients.database.mongodb_common import (
+    AGGREGATOR_BATCHES,
+    ANTI_JOIN_WINDOW,
+    AUDIT_LOG,
+    BLOCK_BATCH_LOOKUPS,
+    JOBS,
+    SNOS_BATCHES,
+    Doc,
+)
+from orchestrator.clients.database.mongodb_common import enum_values as _statuses
+from orchestrator.clients.database.mongodb_common import from_ts as _from_ts
+from orchestrator.clients.database.mongodb_common import utc as _utc
 from orchestrator.core.clients.database import (
     JOB_TYPES_BY_BLOCK_NUMBER,
     JOB_TYPES_BY_BLOCK_RANGE,
     JOB_TYPES_BY_TO_SETTLE,
-    AggregatorBatchQuery,
-    BatchAlreadyExistsError,
-    SnosBatchQuery,
 )
 from orchestrator.core.errors import (
     EmptyUpdateError,
     JobAlreadyExistsError,
-    NotFoundError,
     ServiceUnavailableError,
     VersionConflictError,
 )
 from orchestrator.core.models.audit import AuditEntry
-from orchestrator.core.models.batch import (
-    AggregatorBatch,
-    AggregatorBatchStatus,
-    BlockBatchLookup,
-    SnosBatch,
-    SnosBatchStatus,
-)
 from orchestrator.core.models.job import JobItem, JobItemUpdates, JobLease, JobStatus, JobType, utc_now
 from orchestrator.core.models.metadata import JobMetadata
-
-Doc = dict[str, Any]
-
-JOBS = "jobs"
-SNOS_BATCHES = "snos_batches"
-AGGREGATOR_BATCHES = "aggregator_batches"
-BLOCK_BATCH_LOOKUPS = "block_batch_lookups"
-AUDIT_LOG = "audit_log"
-
-#: How many candidates one round of an anti-join reads; bounds every scan's memory and latency.
-ANTI_JOIN_WINDOW = 500
-#: block_batch_lookups are written in chunks of this many blocks (as the reference).
-LOOKUP_CHUNK = 1000
 
 _VERSION_FIELD = "metadata.common.orchestrator_version"
 
@@ -142,18 +131,6 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
-def _from_ts(value: Any) -> datetime:
-    return datetime.fromtimestamp(float(value), UTC)
-
-
-def _utc(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float):
-        return _from_ts(value)
-    return datetime.fromisoformat(str(value)).astimezone(UTC)
-
-
 # --- documents ----------------------------------------------------------------------------------
 
 
@@ -200,38 +177,9 @@ def job_from_doc(doc: Mapping[str, Any]) -> JobItem:
     )
 
 
-def batch_to_doc(batch: SnosBatch | AggregatorBatch) -> Doc:
-    doc = batch.model_dump(mode="json", exclude={"id", "created_at", "updated_at"})
-    if doc.get("bucket_id", "") is None:
-        del doc["bucket_id"]  # the reference omits an unset bucket id
-    doc["_id"] = str(batch.id)
-    doc["created_at"] = batch.created_at
-    doc["updated_at"] = batch.updated_at
-    doc["updated_at_ts"] = batch.updated_at.timestamp()
-    return doc
+class MongoDatabaseClient(MongoBatchStore):
+    """DatabaseClient on MongoDB; the batch methods are `MongoBatchStore`'s."""
 
-
-def _batch_fields(doc: Mapping[str, Any]) -> Doc:
-    fields = {k: v for k, v in doc.items() if k not in ("_id", "updated_at_ts", "created_at", "updated_at")}
-    fields["id"] = uuid.UUID(str(doc["_id"]))
-    fields["created_at"] = _utc(doc["created_at"])
-    fields["updated_at"] = _from_ts(doc["updated_at_ts"]) if "updated_at_ts" in doc else _utc(doc["updated_at"])
-    return fields
-
-
-def snos_batch_from_doc(doc: Mapping[str, Any]) -> SnosBatch:
-    return SnosBatch.model_validate(_batch_fields(doc))
-
-
-def aggregator_batch_from_doc(doc: Mapping[str, Any]) -> AggregatorBatch:
-    return AggregatorBatch.model_validate(_batch_fields(doc))
-
-
-def _statuses(values: Sequence[Any]) -> list[str]:
-    return [getattr(v, "value", v) for v in values]
-
-
-class MongoDatabaseClient:
     def __init__(
         self,
         url: str,
@@ -475,110 +423,6 @@ class MongoDatabaseClient:
         )
         return sorted(found, key=lambda j: (j.job_type.value, j.internal_id))
 
-    # --- batches: reads ---------------------------------------------------------------------------
-    async def _snos(self, query: Doc, sort: int = ASCENDING, limit: int | None = None) -> list[SnosBatch]:
-        if limit is not None and limit <= 0:
-            return []
-        cursor = self._coll(SNOS_BATCHES).find(query).sort("index", sort)
-        if limit is not None:
-            cursor = cursor.limit(limit)
-        return [snos_batch_from_doc(doc) async for doc in cursor]
-
-    async def _aggregator(self, query: Doc, sort: int = ASCENDING, limit: int | None = None) -> list[AggregatorBatch]:
-        if limit is not None and limit <= 0:
-            return []
-        cursor = self._coll(AGGREGATOR_BATCHES).find(query).sort("index", sort)
-        if limit is not None:
-            cursor = cursor.limit(limit)
-        return [aggregator_batch_from_doc(doc) async for doc in cursor]
-
-    async def get_latest_snos_batch(self) -> SnosBatch | None:
-        found = await self._snos({}, DESCENDING, 1)
-        return found[0] if found else None
-
-    async def get_latest_aggregator_batch(self) -> AggregatorBatch | None:
-        found = await self._aggregator({}, DESCENDING, 1)
-        return found[0] if found else None
-
-    async def get_oldest_aggregator_batch(self, orchestrator_version: str | None = None) -> AggregatorBatch | None:
-        query: Doc = {} if orchestrator_version is None else {"orchestrator_version": orchestrator_version}
-        found = await self._aggregator(query, ASCENDING, 1)
-        return found[0] if found else None
-
-    async def get_snos_batches(self, query: SnosBatchQuery) -> list[SnosBatch]:
-        filters: Doc = {}
-        if query.indexes:
-            filters["index"] = {"$in": list(query.indexes)}
-        if query.statuses:
-            filters["status"] = {"$in": _statuses(query.statuses)}
-        if query.aggregator_batch_index is not None:
-            filters["aggregator_batch_index"] = query.aggregator_batch_index
-        if query.orchestrator_version is not None:
-            filters["orchestrator_version"] = query.orchestrator_version
-        return await self._snos(filters, ASCENDING if query.sort == "asc" else DESCENDING, query.limit)
-
-    async def get_aggregator_batches(self, query: AggregatorBatchQuery) -> list[AggregatorBatch]:
-        filters: Doc = {}
-        if query.indexes:
-            filters["index"] = {"$in": list(query.indexes)}
-        if query.statuses:
-            filters["status"] = {"$in": _statuses(query.statuses)}
-        if query.orchestrator_version is not None:
-            filters["orchestrator_version"] = query.orchestrator_version
-        return await self._aggregator(filters, ASCENDING if query.sort == "asc" else DESCENDING, query.limit)
-
-    async def get_aggregator_batch_for_block(self, block_number: int) -> AggregatorBatch | None:
-        lookup = await self._coll(BLOCK_BATCH_LOOKUPS).find_one({"block_number": block_number})
-        if lookup is not None and lookup.get("aggregator_batch_index") is not None:
-            found = await self._aggregator({"index": lookup["aggregator_batch_index"]}, limit=1)
-            if found:
-                return found[0]
-        # Not in the lookup table (yet): fall back to the ranges.
-        found = await self._aggregator(
-            {"start_block": {"$lte": block_number}, "end_block": {"$gte": block_number}}, DESCENDING, 1
-        )
-        return found[0] if found else None
-
-    async def get_block_batch_lookup(self, block_number: int) -> BlockBatchLookup | None:
-        doc = await self._coll(BLOCK_BATCH_LOOKUPS).find_one({"block_number": block_number})
-        if doc is None:
-            return None
-        return BlockBatchLookup(
-            block_number=int(doc["block_number"]),
-            snos_batch_index=doc.get("snos_batch_index"),
-            aggregator_batch_index=doc.get("aggregator_batch_index"),
-        )
-
-    async def get_start_snos_batch_for_aggregator(self, aggregator_index: int) -> SnosBatch | None:
-        found = await self._snos({"aggregator_batch_index": aggregator_index}, ASCENDING, 1)
-        return found[0] if found else None
-
-    async def get_snos_batches_by_aggregator_index(self, aggregator_index: int) -> list[SnosBatch]:
-        return await self._snos({"aggregator_batch_index": aggregator_index})
-
-    async def get_snos_batches_without_jobs(
-        self,
-        status: SnosBatchStatus,
-        limit: int,
-        orchestrator_version: str | None = None,
-        min_index: int = 0,
-    ) -> list[SnosBatch]:
-        result: list[SnosBatch] = []
-        low, inclusive = min_index, True
-        while len(result) < limit:
-            query: Doc = {"status": status.value, "index": {"$gte" if inclusive else "$gt": low}}
-            if orchestrator_version is not None:
-                query["orchestrator_version"] = orchestrator_version
-            window = await self._snos(query, ASCENDING, ANTI_JOIN_WINDOW)
-            if not window:
-                break
-            taken = await self._existing_internal_ids(JobType.SNOS_RUN, [b.index for b in window])
-            result.extend(b for b in window if b.index not in taken)
-            if len(window) < ANTI_JOIN_WINDOW:
-                break
-            low, inclusive = window[-1].index, False
-        return result[: max(0, limit)]
-
     # --- audit log ------------------------------------------------------------------------------
     async def add_audit_entry(self, entry: AuditEntry) -> None:
         # Plain JSON fields plus a float for sorting: the test server keeps both as written.
@@ -593,126 +437,3 @@ class MongoDatabaseClient:
         cursor = self._coll(AUDIT_LOG).find(query, {"_id": False, "at_ts": False})
         docs = await cursor.sort([("at_ts", DESCENDING)]).limit(limit).to_list(None)
         return [AuditEntry.model_validate(d) for d in docs]
-
-    # --- batches: writes --------------------------------------------------------------------------
-    async def _set_status(self, collection: str, index: int, status: str, what: str) -> Doc:
-        now = utc_now()
-        doc = await self._coll(collection).find_one_and_update(
-            {"index": index},
-            {"$set": {"status": status, "updated_at": now, "updated_at_ts": now.timestamp()}},
-            return_document=ReturnDocument.AFTER,
-        )
-        if doc is None:
-            raise NotFoundError(f"no {what} batch with index {index}")
-        return doc
-
-    async def update_snos_batch_status_by_index(self, index: int, status: SnosBatchStatus) -> SnosBatch:
-        return snos_batch_from_doc(await self._set_status(SNOS_BATCHES, index, status.value, "SNOS"))
-
-    async def update_aggregator_batch_status_by_index(
-        self, index: int, status: AggregatorBatchStatus
-    ) -> AggregatorBatch:
-        return aggregator_batch_from_doc(await self._set_status(AGGREGATOR_BATCHES, index, status.value, "aggregator"))
-
-    async def _insert_batch(self, collection: str, batch: SnosBatch | AggregatorBatch, what: str) -> None:
-        try:
-            await self._coll(collection).insert_one(batch_to_doc(batch))
-        except DuplicateKeyError as exc:
-            raise BatchAlreadyExistsError(
-                f"{what} batch {batch.index} (blocks {batch.start_block}..{batch.end_block}) clashes with a stored one"
-            ) from exc
-
-    async def _upsert_batch(
-        self, collection: str, batch: SnosBatch | AggregatorBatch, what: str
-    ) -> tuple[Any, Doc | None]:
-        """Write `batch` by id, keeping a stored batch's created_at; returns (stored, previous doc)."""
-        stored = batch.model_copy(deep=True)
-        stored.num_blocks = stored.end_block - stored.start_block + 1
-        stored.updated_at = utc_now()
-        coll = self._coll(collection)
-        previous = await coll.find_one(
-            {"_id": str(batch.id)}, {"index": True, "start_block": True, "end_block": True, "created_at": True}
-        )
-        if previous is None:
-            try:
-                await coll.insert_one(batch_to_doc(stored))
-                return stored, None
-            except DuplicateKeyError as exc:
-                previous = await coll.find_one({"_id": str(batch.id)})
-                if previous is None:  # the clash is on index or block range, not on the id
-                    raise BatchAlreadyExistsError(
-                        f"{what} batch {batch.index} (blocks {batch.start_block}..{batch.end_block})"
-                        " clashes with a stored one"
-                    ) from exc
-        stored.created_at = _utc(previous["created_at"])
-        fields = batch_to_doc(stored)
-        del fields["_id"], fields["created_at"]
-        unset = {} if "bucket_id" in fields or not isinstance(stored, AggregatorBatch) else {"bucket_id": ""}
-        update: Doc = {"$set": fields}
-        if unset:
-            update["$unset"] = unset
-        try:
-            await coll.update_one({"_id": str(batch.id)}, update)
-        except DuplicateKeyError as exc:
-            raise BatchAlreadyExistsError(
-                f"{what} batch {batch.index} (blocks {batch.start_block}..{batch.end_block}) clashes with a stored one"
-            ) from exc
-        return stored, previous
-
-    async def update_or_create_snos_batch(self, batch: SnosBatch) -> SnosBatch:
-        stored, previous = await self._upsert_batch(SNOS_BATCHES, batch, "SNOS")
-        await self._sync_lookups("snos_batch_index", stored.index, previous, stored.start_block, stored.end_block)
-        return stored  # type: ignore[no-any-return]
-
-    async def update_or_create_aggregator_batch(self, batch: AggregatorBatch) -> AggregatorBatch:
-        stored, previous = await self._upsert_batch(AGGREGATOR_BATCHES, batch, "aggregator")
-        await self._sync_lookups("aggregator_batch_index", stored.index, previous, stored.start_block, stored.end_block)
-        return stored  # type: ignore[no-any-return]
-
-    async def create_snos_batch(self, batch: SnosBatch) -> SnosBatch:
-        stored = batch.model_copy(deep=True)
-        await self._insert_batch(SNOS_BATCHES, stored, "SNOS")
-        await self._sync_lookups("snos_batch_index", stored.index, None, stored.start_block, stored.end_block)
-        return stored
-
-    async def create_aggregator_batch(self, batch: AggregatorBatch) -> AggregatorBatch:
-        stored = batch.model_copy(deep=True)
-        await self._insert_batch(AGGREGATOR_BATCHES, stored, "aggregator")
-        await self._sync_lookups("aggregator_batch_index", stored.index, None, stored.start_block, stored.end_block)
-        return stored
-
-    async def _sync_lookups(self, field: str, index: int, previous: Doc | None, start: int, end: int) -> None:
-        """Point every block of the batch at it; unpoint blocks a re-written batch no longer covers."""
-        lookups = self._coll(BLOCK_BATCH_LOOKUPS)
-        now = utc_now()
-        if previous is not None:
-            old_index, old_start, old_end = previous["index"], previous["start_block"], previous["end_block"]
-            for low, high in ((old_start, min(old_end, start - 1)), (max(old_start, end + 1), old_end)):
-                if low <= high:
-                    await lookups.update_many(
-                        {field: old_index, "block_number": {"$gte": low, "$lte": high}},
-                        {"$unset": {field: ""}, "$set": {"updated_at": now}},
-                    )
-        for chunk_start in range(start, end + 1, LOOKUP_CHUNK):
-            chunk_end = min(end, chunk_start + LOOKUP_CHUNK - 1)
-            block_range = {"$gte": chunk_start, "$lte": chunk_end}
-            present = {
-                int(doc["block_number"])
-                async for doc in lookups.find({"block_number": block_range}, {"block_number": True, "_id": False})
-            }
-            missing = [b for b in range(chunk_start, chunk_end + 1) if b not in present]
-            if missing:
-                try:
-                    await lookups.insert_many(
-                        [{"block_number": b, field: index, "created_at": now, "updated_at": now} for b in missing],
-                        ordered=False,
-                    )
-                except BulkWriteError as exc:
-                    # A duplicate block_number: a concurrent writer created the row; the update
-                    # below points it at this batch. Anything else is a real failure.
-                    if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
-                        raise
-            await lookups.update_many(
-                {"block_number": block_range},
-                {"$set": {field: index, "updated_at": now}},
-            )
