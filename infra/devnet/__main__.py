@@ -36,9 +36,11 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.devnet.aws import aws_database, aws_env, start_aws_orchestrators, start_aws_services, write_jobs_summary
 from infra.devnet.env import Wiring, orchestrator_env
 from infra.devnet.l1 import CoreContract, compile_and_deploy
 from infra.devnet.l2 import RECORDING, DevnetBlocks, devnet_blocks
+from infra.devnet.l3 import SettledOnStarknet, start_l3
 from infra.devnet.latency import SettlementTracker
 from infra.devnet.processes import LoggedProcess, orchestrator_setup, start_orchestrator, tail
 from infra.devnet.progress import OrchestratorApi, Progress
@@ -51,6 +53,7 @@ from infra.launch.base import REPO, ServiceStartError, free_port
 from infra.launch.solc import SolcError
 from orchestrator.clients.database.sqlite import SqliteDatabaseClient
 from orchestrator.clients.snos.devnet import DEVNET_PROGRAM_HASH
+from orchestrator.core.clients.database import DatabaseClient
 
 #: anvil dev account 1 (unlocked) deploys, so the operator's (account 0) nonces are the pipeline's alone.
 DEPLOYER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -75,6 +78,18 @@ class Options:
     interval: float
     l1_url: str | None
     block_time: float
+    profile: str = "local"
+    layer: str = "l2"
+
+
+@dataclass
+class Started:
+    """What `start` brought up: the orchestrator processes (the first serves the API the devnet
+    reads), where the settled block is read, and the orchestrators' database (for the view)."""
+
+    orchestrators: list[LoggedProcess]
+    settled: CoreContract | SettledOnStarknet
+    database: DatabaseClient
 
 
 def parse_args(argv: list[str] | None) -> Options:
@@ -98,6 +113,18 @@ def parse_args(argv: list[str] | None) -> Options:
         help="reveal one recorded block every SECONDS, as a sequencer (default 2; 0: all at once)",
     )
     parser.add_argument(
+        "--profile",
+        choices=("local", "aws"),
+        default="local",
+        help="local: one orchestrator on SQLite; aws: LocalStack + MongoDB server, EventBridge triggers, two processes",
+    )
+    parser.add_argument(
+        "--layer",
+        choices=("l2", "l3"),
+        default="l2",
+        help="l2: settle on L1 (anvil); l3: settle on the Starknet settlement test server, proofs by Atlantic",
+    )
+    parser.add_argument(
         "--l1-url",
         default=None,
         help="use this running anvil (dev accounts, interval mining) instead of starting one; it is left running",
@@ -110,6 +137,8 @@ def parse_args(argv: list[str] | None) -> Options:
         parser.error("--timeout must be positive")
     if args.block_time < 0:
         parser.error("--block-time must not be negative")
+    if args.layer == "l3" and (args.profile == "aws" or args.l1_url):
+        parser.error("--layer l3 runs on the local profile and has no L1 (--profile aws and --l1-url are for l2)")
     return Options(
         blocks=args.blocks,
         port=args.port or free_port(),
@@ -120,6 +149,8 @@ def parse_args(argv: list[str] | None) -> Options:
         interval=max(args.interval, 0.5),
         l1_url=args.l1_url,
         block_time=args.block_time,
+        profile=args.profile,
+        layer=args.layer,
     )
 
 
@@ -127,8 +158,12 @@ def say(text: str) -> None:
     print(f"[devnet {time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
-async def start(stack: AsyncExitStack, options: Options, blocks: DevnetBlocks) -> tuple[LoggedProcess, CoreContract]:
+async def start(stack: AsyncExitStack, options: Options, blocks: DevnetBlocks) -> Started:
     """Everything the orchestrator needs, then the orchestrator; each part is stopped by `stack`."""
+    local_database = SqliteDatabaseClient(options.data_dir / "orchestrator.sqlite3")
+    if options.layer == "l3":
+        orchestrator, settled = await start_l3(stack, blocks, options.data_dir, options.port, say)
+        return Started([orchestrator], settled, local_database)
     if options.l1_url:
         l1_url = options.l1_url
         say(f"L1: {l1_url}")
@@ -161,12 +196,17 @@ async def start(stack: AsyncExitStack, options: Options, blocks: DevnetBlocks) -
     )
     write_description(options.data_dir / DESCRIPTION, wiring, api_url(options))
     env = orchestrator_env(wiring, os.environ)
+    if options.profile == "aws":
+        services = await start_aws_services(stack, say)
+        stack.push_async_callback(write_jobs_summary, options.data_dir, services)
+        processes = await start_aws_orchestrators(stack, aws_env(env, services), options.port, options.data_dir, say)
+        return Started(processes, core, aws_database(services))
     log_file = options.data_dir / "orchestrator.log"
     await asyncio.to_thread(orchestrator_setup, env, log_file)
     orchestrator = await asyncio.to_thread(start_orchestrator, env, api_url(options), log_file)
     stack.callback(orchestrator.stop)
     say(f"orchestrator on {api_url(options)} (pid {orchestrator.pid}); data {options.data_dir}; log {log_file}")
-    return orchestrator, core
+    return Started([orchestrator], core, local_database)
 
 
 def write_description(path: Path, wiring: Wiring, api: str) -> None:
@@ -203,7 +243,7 @@ def final_line(result: int, progress: Progress, blocks: DevnetBlocks, log: Path)
     return f"a job failed, which halts the pipeline: {dict(progress.by_type)}; log {log}:\n{tail(log)}"
 
 
-async def poll(api: OrchestratorApi, core: CoreContract, target: int) -> Progress | None:
+async def poll(api: OrchestratorApi, core: CoreContract | SettledOnStarknet, target: int) -> Progress | None:
     try:
         jobs, by_type = await api.counts()
         return Progress(await core.state_block_number(), target, jobs, by_type)
@@ -220,7 +260,7 @@ class Watch:
     sequencer: Sequencer
     tracker: SettlementTracker
     view: View
-    database: SqliteDatabaseClient
+    database: DatabaseClient
 
     async def show(self, progress: Progress) -> None:
         newly = self.tracker.observe(progress.settled, time.time())
@@ -235,22 +275,20 @@ class Watch:
         self.view.update(snapshot, self.tracker)
 
 
-async def watch(
-    options: Options, blocks: DevnetBlocks, orchestrator: LoggedProcess, core: CoreContract, stop: asyncio.Event
-) -> int:
+async def watch(options: Options, blocks: DevnetBlocks, started: Started, stop: asyncio.Event) -> int:
     """Progress until a signal, or with --until-settled until done (0) or failed / timed out (1).
 
     The blocks are revealed by the sequencer meanwhile; with --until-settled the last line is the
     block→L1 latency of every settled block."""
     sequencer = Sequencer(blocks.chain, blocks.first, blocks.last, options.block_time)
-    database = SqliteDatabaseClient(options.data_dir / "orchestrator.sqlite3")
+    database = started.database
     await database.connect()
     api = OrchestratorApi(api_url(options))
     view = make_view(say, options.interval)
     state = Watch(blocks, sequencer, SettlementTracker(blocks.first, sequencer.produced), view, database)
     producing = asyncio.create_task(sequencer.run())
     try:
-        result = await _watch_loop(options, state, api, orchestrator, core, stop)
+        result = await _watch_loop(options, state, api, started, stop)
     finally:
         producing.cancel()
         view.close()
@@ -265,17 +303,17 @@ async def _watch_loop(
     options: Options,
     state: Watch,
     api: OrchestratorApi,
-    orchestrator: LoggedProcess,
-    core: CoreContract,
+    started: Started,
     stop: asyncio.Event,
 ) -> int:
-    blocks = state.blocks
+    blocks, core, orchestrator = state.blocks, started.settled, started.orchestrators[0]
     deadline = None if options.timeout is None else time.monotonic() + options.timeout
     announced = False
     while not stop.is_set():
-        if orchestrator.process is not None and orchestrator.process.poll() is not None:
-            say(f"the orchestrator exited with {orchestrator.process.returncode}:\n{tail(orchestrator.log_path)}")
-            return 1
+        for process in started.orchestrators:
+            if process.process is not None and process.process.poll() is not None:
+                say(f"an orchestrator exited with {process.process.returncode}:\n{tail(process.log_path)}")
+                return 1
         progress = await poll(api, core, blocks.last)
         if progress is not None:
             await state.show(progress)
@@ -309,11 +347,11 @@ async def run(options: Options) -> int:
     say(f"settling blocks {blocks.first}..{blocks.last} ({blocks.count}) from {options.fixtures / RECORDING}")
     async with AsyncExitStack() as stack:
         try:
-            orchestrator, core = await start(stack, options, blocks)
+            started = await start(stack, options, blocks)
         except (ServiceStartError, SolcError, OSError, RuntimeError) as exc:
             say(f"could not start the devnet: {exc}")
             return 1
-        return await watch(options, blocks, orchestrator, core, stop)
+        return await watch(options, blocks, started, stop)
 
 
 def main(argv: list[str] | None = None) -> int:
