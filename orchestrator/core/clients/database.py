@@ -66,16 +66,9 @@ class JobQuery:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-class DatabaseClient(Protocol):
-    async def connect(self) -> None:
-        """Open connections and create collections/tables and indexes (idempotent)."""
+class JobRepository(Protocol):
+    """The jobs. Every job write is a compare-and-swap on `version`."""
 
-    async def close(self) -> None: ...
-
-    async def health_check(self) -> None:
-        """Raise if the database does not answer."""
-
-    # --- jobs -------------------------------------------------------------------------------
     async def create_job(self, job: JobItem) -> JobItem:
         """Insert; raise JobAlreadyExistsError when (job_type, internal_id) exists."""
 
@@ -152,7 +145,10 @@ class DatabaseClient(Protocol):
         is the block, `JOB_TYPES_BY_TO_SETTLE` jobs whose context.to_settle is it, and
         `JOB_TYPES_BY_BLOCK_RANGE` jobs whose start_block..end_block holds it; by type, then internal_id."""
 
-    # --- batches ----------------------------------------------------------------------------
+
+class BatchRepository(Protocol):
+    """SNOS and aggregator batches, and the block lookups that every batch write keeps in sync."""
+
     async def get_latest_snos_batch(self) -> SnosBatch | None: ...
 
     async def get_latest_aggregator_batch(self) -> AggregatorBatch | None: ...
@@ -203,6 +199,18 @@ class DatabaseClient(Protocol):
         min_index: int = 0,
     ) -> list[SnosBatch]:
         """Batches in `status` with no SnosRun job whose internal_id is the batch index, ascending."""
+
+
+class DatabaseClient(JobRepository, BatchRepository, Protocol):
+    """The whole store: jobs, batches, the audit log, and the connection."""
+
+    async def connect(self) -> None:
+        """Open connections and create collections/tables and indexes (idempotent)."""
+
+    async def close(self) -> None: ...
+
+    async def health_check(self) -> None:
+        """Raise if the database does not answer."""
 
     # --- audit log (admin actions) ------------------------------------------------------------
     async def add_audit_entry(self, entry: AuditEntry) -> None:
