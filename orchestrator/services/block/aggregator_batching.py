@@ -23,7 +23,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from orchestrator.core.clients.database import DatabaseClient
+from orchestrator.core.clients.database import BatchRepository
 from orchestrator.core.clients.lock import LockClient
 from orchestrator.core.clients.storage import StorageClient
 from orchestrator.core.errors import ObjectNotFoundError
@@ -89,7 +89,7 @@ class AggregatorPolicy:
 
     def __init__(
         self,
-        database: DatabaseClient,
+        database: BatchRepository,
         storage: StorageClient,
         node: BlockSource,
         params: BatchingParams,
@@ -268,7 +268,7 @@ class AggregatorBatching(BatchingLoop[AggregatorBatch]):
 
     def __init__(
         self,
-        database: DatabaseClient,
+        database: BatchRepository,
         storage: StorageClient,
         lock: LockClient,
         node: BlockSource,

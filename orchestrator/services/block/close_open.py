@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from orchestrator.core.clients.database import AggregatorBatchQuery, DatabaseClient, SnosBatchQuery
+from orchestrator.core.clients.database import AggregatorBatchQuery, BatchRepository, SnosBatchQuery
 from orchestrator.core.clients.lock import LockClient
 from orchestrator.core.models.batch import AggregatorBatchStatus, SnosBatchStatus
 from orchestrator.services.block.worker_lock import (
@@ -35,7 +35,7 @@ class ClosedBatches:
 
 
 async def close_open_batches(
-    database: DatabaseClient,
+    database: BatchRepository,
     lock: LockClient,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
     owner: str | None = None,

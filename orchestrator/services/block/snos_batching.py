@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from orchestrator.core.clients.database import AggregatorBatchQuery, DatabaseClient
+from orchestrator.core.clients.database import AggregatorBatchQuery, BatchRepository
 from orchestrator.core.clients.lock import LockClient
 from orchestrator.core.models.batch import AggregatorBatchStatus, BouncerWeights, SnosBatch, SnosBatchStatus
 from orchestrator.core.models.queue import Layer
@@ -73,7 +73,7 @@ class SnosPolicy:
     lock_key = LOCK_KEY
 
     def __init__(
-        self, database: DatabaseClient, node: BlockSource, params: BatchingParams, layer: Layer, clock: Clock
+        self, database: BatchRepository, node: BlockSource, params: BatchingParams, layer: Layer, clock: Clock
     ) -> None:
         self.db = database
         self.node = node
@@ -209,7 +209,7 @@ class SnosBatching(BatchingLoop[SnosBatch]):
 
     def __init__(
         self,
-        database: DatabaseClient,
+        database: BatchRepository,
         lock: LockClient,
         node: BlockSource,
         params: BatchingParams,
