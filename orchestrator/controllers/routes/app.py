@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from orchestrator.controllers.routes.envelope import TRACE_ID, errors_and_trace, mapped_error
-from orchestrator.controllers.routes.health import register_health
+from orchestrator.controllers.routes.health import health, ready, register_health
 from orchestrator.controllers.routes.keys import OPS, SECURITY, SERVICE_METRICS
 from orchestrator.controllers.routes.openapi import build_openapi, render_docs
 from orchestrator.controllers.routes.operations import ROUTES as OPERATION_ROUTES
 from orchestrator.controllers.routes.security import SecurityConfig, authorize, guard
-from orchestrator.controllers.routes.table import Access, NoParams, Route, bind
+from orchestrator.controllers.routes.table import Access, NoParams, Route, RouteHandler, bind
 from orchestrator.core.clients.lock import LockClient
 from orchestrator.core.models.audit import AuditEntry
 from orchestrator.core.version import ORCHESTRATOR_VERSION
@@ -41,7 +41,20 @@ async def docs(request: web.Request, p: NoParams) -> web.Response:
     return web.Response(text=render_docs(request.app[_SPEC]), content_type="text/html")
 
 
+def _served_by(handler: Callable[[web.Request], Awaitable[web.Response]]) -> RouteHandler:
+    """A route that `health.py` registers itself; the table documents it with its real handler."""
+
+    async def handle(request: web.Request, p: NoParams) -> web.Response:
+        return await handler(request)
+
+    return handle
+
+
 BASE_ROUTES: list[Route] = [
+    Route("GET", "/health", _served_by(health), "Liveness: are the process's loops running? (JSON)",
+          Access.OPEN, content_type="application/json", errors=(503,), tag="ops", prefixes=("",), external=True),
+    Route("GET", "/ready", _served_by(ready), "Readiness: are the database, queue and storage reachable?",
+          Access.OPEN, content_type="application/json", errors=(503,), tag="ops", prefixes=("",), external=True),
     Route("GET", "/openapi.json", openapi_json, "This API's OpenAPI 3.1 document", Access.OPEN,
           content_type="application/json", tag="ops", prefixes=("",)),
     Route("GET", "/docs", docs, "This API's documentation page", Access.OPEN, content_type="text/html", tag="ops",
@@ -104,6 +117,8 @@ def _handler(route: Route) -> Callable[[web.Request], Any]:
 
 def _register(app: web.Application, routes: Sequence[Route]) -> None:
     for route in routes:
+        if route.external:
+            continue
         handler = _handler(route)
         for prefix in route.prefixes:
             if route.method == "GET":
@@ -111,6 +126,10 @@ def _register(app: web.Application, routes: Sequence[Route]) -> None:
                 app.router.add_get(prefix + route.path, handler, allow_head=not route.deprecated)
             else:
                 app.router.add_route(route.method, prefix + route.path, handler)
+
+
+def openapi_document(extra_routes: Sequence[Route] = ()) -> dict[str, Any]:
+    return build_openapi([*BASE_ROUTES, *OPERATION_ROUTES, *extra_routes], "orchestrator", ORCHESTRATOR_VERSION)
 
 
 def create_app(
@@ -131,7 +150,7 @@ def create_app(
     app[SECURITY] = security
     app[SERVICE_METRICS] = service_metrics
     routes = [*BASE_ROUTES, *OPERATION_ROUTES, *extra_routes]
-    app[_SPEC] = build_openapi(routes, "orchestrator", ORCHESTRATOR_VERSION)
+    app[_SPEC] = openapi_document(extra_routes)
     _register(app, routes)
     register_health(app)  # /health and /ready: their sources are attached by `orchestrator run`
     return app

@@ -65,8 +65,10 @@ def mapped_error(exc: Exception) -> web.Response | None:
     if isinstance(exc, ApiError):
         return error(exc.status, exc.message)
     if isinstance(exc, web.HTTPException):
-        text = NOT_FOUND if exc.status == 404 else exc.reason
-        return error(exc.status, text)
+        response = error(exc.status, NOT_FOUND if exc.status == 404 else exc.reason)
+        if "Allow" in exc.headers:  # a 405 names the methods that are allowed (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     if isinstance(exc, NotFoundError):
         return error(404, str(exc))
     if isinstance(exc, InvalidJobStatusError):

@@ -41,7 +41,7 @@ class BlockParams(BaseModel):
 
 class BatchQueryParams(BaseModel):
     index: list[Annotated[int, Field(ge=0, le=MAX_INT)]] = Field(
-        default_factory=list, description="batch indexes (repeatable)", max_length=500
+        default_factory=list, description="batch indexes (repeatable, at most 100)", max_length=100
     )
     limit: int = Field(50, ge=1, le=500)
     sort: Literal["asc", "desc"] = "asc"

@@ -54,6 +54,8 @@ class Route:
     description: str = ""
     tag: str = "jobs"
     prefixes: tuple[str, ...] = PREFIXES
+    #: registered elsewhere (e.g. `health.py`); the table only documents it
+    external: bool = False
 
     @property
     def operation_id(self) -> str:
