@@ -40,6 +40,9 @@ from orchestrator.core.models.job import JobType, utc_now
 
 _B = TypeVar("_B", SnosBatch, AggregatorBatch)
 
+#: MongoDB's error code of a unique-index violation.
+DUPLICATE_KEY = 11000
+
 
 def batch_to_doc(batch: SnosBatch | AggregatorBatch) -> Doc:
     doc = batch.model_dump(mode="json", exclude={"id", "created_at", "updated_at"})
@@ -295,7 +298,7 @@ class MongoBatchStore:
                 except BulkWriteError as exc:
                     # A duplicate block_number: a concurrent writer created the row; the update
                     # below points it at this batch. Anything else is a real failure.
-                    if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
+                    if any(err.get("code") != DUPLICATE_KEY for err in exc.details.get("writeErrors", [])):
                         raise
             await lookups.update_many(
                 {"block_number": block_range},
