@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from orchestrator.core.clients.queue import QueueClient
+from orchestrator.core.errors import JobCreationHaltedError
 from orchestrator.core.models.job import JobItem, JobType
 from orchestrator.core.models.queue import Layer, QueueType, WorkerTrigger
 from orchestrator.services.job.engine import JobEngine
@@ -13,10 +14,6 @@ from orchestrator.services.job.engine import JobEngine
 log = logging.getLogger("orchestrator.trigger")
 
 TriggerFn = Callable[[], Awaitable[None]]
-
-#: Triggers that run even while a Failed job halts the pipeline (they create no jobs).
-IGNORES_HALT = frozenset({WorkerTrigger.STORAGE_CLEANUP})
-
 
 def successor_triggers(job_type: JobType, layer: Layer) -> tuple[WorkerTrigger, ...]:
     """Which checks may find new work once a job of `job_type` completes."""
@@ -48,16 +45,20 @@ class TriggerDispatcher:
         self.triggers = triggers
 
     async def dispatch(self, trigger: WorkerTrigger) -> bool:
-        """Run one trigger, then its follow-ups (FOLLOW_UPS); False when it was skipped (not configured,
-        or halted). The periodic cron still runs every trigger: the follow-ups only save its wait."""
+        """Run one trigger, then its follow-ups (FOLLOW_UPS); False when it was not configured.
+        The periodic cron still runs every trigger: the follow-ups only save its wait.
+
+        The halt is scoped (services/job/halt.py): a trigger runs even while a job is Failed, and the
+        engine refuses only the jobs that cover blocks from the lowest failed block on; the trigger
+        stops at the first refusal (they walk their work in block order)."""
         fn = self.triggers.get(trigger)
         if fn is None:
             log.debug("trigger %s is not configured for this deployment", trigger)
             return False
-        if trigger not in IGNORES_HALT and await self.engine.is_halted():
-            log.warning("trigger %s skipped: a Failed or VerificationTimeout job halts job creation", trigger)
-            return False
-        await fn()
+        try:
+            await fn()
+        except JobCreationHaltedError as exc:
+            log.warning("trigger %s stopped at the halt: %s", trigger, exc)
         for follow_up in FOLLOW_UPS.get(trigger, ()):
             await self.dispatch(follow_up)
         return True

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from orchestrator.core.errors import JobCreationHaltedError
 from orchestrator.core.models.job import JobItem, JobType
 from orchestrator.core.models.metadata import JobMetadata, SettlementContext, StateUpdateMetadata
 from orchestrator.core.models.queue import LAYER_TRIGGERS, Layer, QueueType, WorkerTrigger
@@ -94,12 +95,21 @@ async def test_a_batching_pass_runs_the_checks_of_a_closed_batch_at_once() -> No
     assert calls == [T.AGGREGATOR_BATCHING, T.SNOS_BATCHING, T.SNOS, T.AGGREGATOR]
 
 
-async def test_follow_ups_the_layer_lacks_are_skipped_and_a_halt_stops_them() -> None:
+async def test_follow_ups_the_layer_lacks_are_skipped_and_a_halt_stops_only_the_refused_check() -> None:
     calls: list[WorkerTrigger] = []
     l3 = TriggerDispatcher(_Engine(), _recording(calls, list(LAYER_TRIGGERS[L3])))  # type: ignore[arg-type]
     assert await l3.dispatch(T.SNOS_BATCHING)
     assert calls == [T.SNOS_BATCHING, T.SNOS]  # no Aggregator trigger on L3
     calls.clear()
-    halted = TriggerDispatcher(_Engine(halted=True), _recording(calls, list(LAYER_TRIGGERS[L2])))  # type: ignore[arg-type]
-    assert not await halted.dispatch(T.AGGREGATOR_BATCHING)
-    assert calls == []
+
+    async def refused() -> None:
+        calls.append(T.SNOS)
+        raise JobCreationHaltedError("SnosRun job 3 (blocks 30..39) not created: halted from block 20")
+
+    triggers = _recording(calls, list(LAYER_TRIGGERS[L2]))
+    triggers[T.SNOS] = refused
+    # The halt is scoped to the blocks after a failure (services/job/halt.py): the engine refuses
+    # those jobs; the other checks still run.
+    halted = TriggerDispatcher(_Engine(halted=True), triggers)  # type: ignore[arg-type]
+    assert await halted.dispatch(T.AGGREGATOR_BATCHING)
+    assert calls == [T.AGGREGATOR_BATCHING, T.SNOS_BATCHING, T.SNOS, T.AGGREGATOR]
