@@ -36,12 +36,11 @@ from orchestrator.core.errors import (
     LeaseLostError,
     VersionConflictError,
 )
-from orchestrator.core.failure import FailureClassifier, FailureKind, classify_core
+from orchestrator.core.failure import FailureClassifier, classify_core
 from orchestrator.core.models.job import JobItem, JobItemUpdates, JobLease, JobStatus, JobType
 from orchestrator.core.models.metadata import JobMetadata, JobSpecificMetadata
 from orchestrator.core.models.queue import QueueType, encode_job_message, process_queue, verify_queue
-from orchestrator.services.job import sweep, verification
-from orchestrator.services.job.backoff import transient_delay
+from orchestrator.services.job import retry, sweep, verification
 from orchestrator.services.job.halt import HaltScope
 from orchestrator.services.job.handler import FatalJobError, JobHandler
 from orchestrator.services.job.lease import Leases, timed
@@ -173,8 +172,11 @@ class JobEngine:
         delay = await handler.check_ready_to_process(job)
         if delay is not None:
             log.info("job %s not ready; asking again in %ss", job.id, delay)
-            # The write refreshes updated_at, so the lost-message sweep knows a message is alive.
-            job = await self.write(job, metadata=job.metadata)
+            try:  # the write refreshes updated_at, so the lost-message sweep knows a message is alive
+                job = await self.write(job, metadata=job.metadata)
+            except VersionConflictError:
+                log.info("job %s changed meanwhile; dropping this message", job.id)
+                return
             await self.enqueue_process(job, delay)
             return
         original_status = job.status
@@ -187,7 +189,7 @@ class JobEngine:
             external_id = await self.leases.run(job, handler.process_job(job), timeout)
         except asyncio.CancelledError:
             # Shutdown: hand the job back so that its redelivered message can run it again.
-            await asyncio.shield(self._release(job, original_status, "processing interrupted by shutdown"))
+            await asyncio.shield(self.release(job, original_status, "processing interrupted by shutdown"))
             raise
         except (LeaseLostError, VersionConflictError) as exc:
             log.warning("job %s: this worker lost the job, stopping its attempt: %s", job.id, exc)
@@ -196,7 +198,7 @@ class JobEngine:
             await self.move_job_to_failed(job, f"processing failed: {exc}")
             return
         except Exception as exc:
-            await self._after_failure(job, original_status, exc)
+            await retry.after_failure(self, job, original_status, exc)
             return
         await self._processed(job, external_id)
 
@@ -245,43 +247,6 @@ class JobEngine:
         await self.enqueue_verify(job, first_check)
         log.info("job %s processed (external id %s)", job.id, external_id)
 
-    async def _after_failure(self, job: JobItem, original_status: JobStatus, exc: Exception) -> None:
-        """A transient failure within budget: a fresh delayed message (no receive spent). Otherwise a
-        real attempt: the message is given back (RetryLater) and counts towards the dead-letter queue."""
-        common = job.metadata.common
-        since = common.transient_failure_since
-        if self.classify(exc) is FailureKind.TRANSIENT:
-            since = since if since is not None else self.now()
-            budget = self.params.transient_budget(job.job_type)
-            if self.now() - since < budget:
-                await self._retry_transient(job, original_status, since, exc)
-                return
-            reason = f"processing kept failing transiently for {self.now() - since}s (budget {budget}s): {exc}"
-        else:
-            reason = f"processing failed: {exc}"
-        log.warning("job %s processing failed, will retry: %s", job.id, reason)
-        await self._release(job, original_status, reason, transient_since=since)
-        raise RetryLater(reason, self.params.retry_delay_seconds) from exc
-
-    async def _retry_transient(self, job: JobItem, status: JobStatus, since: int, exc: Exception) -> None:
-        meta = job.metadata.model_copy(deep=True)
-        meta.common.process_attempt_no -= 1  # not a real attempt
-        meta.common.process_started_at = None
-        meta.common.transient_failure_since = since
-        meta.common.transient_failure_count += 1
-        p = self.params
-        delay = transient_delay(
-            meta.common.transient_failure_count, p.transient_initial_delay_seconds, p.transient_max_delay_seconds
-        )
-        meta.common.record_failure(f"transient failure, retrying in {delay}s: {exc}")
-        try:
-            job = await self.write(job, status, meta)
-        except VersionConflictError:
-            log.warning("job %s changed while it was processed; leaving it as it is", job.id)
-            return
-        await self.enqueue_process(job, delay)
-        log.warning("job %s failed transiently (%s); retrying in %ss", job.id, exc, delay)
-
     async def heal(self, job: JobItem) -> JobItem:
         """A LockedForProcessing job whose lease expired (its worker died) goes back to Created."""
         log.warning("healing job %s %s/%s: its lease expired", job.id, job.job_type, job.internal_id)
@@ -289,7 +254,7 @@ class JobEngine:
         meta.common.process_started_at = None
         return await self.write(job, JobStatus.CREATED, meta)
 
-    async def _release(self, job: JobItem, status: JobStatus, reason: str, transient_since: int | None = None) -> None:
+    async def release(self, job: JobItem, status: JobStatus, reason: str, transient_since: int | None = None) -> None:
         """Undo the claim after a failed attempt, keeping the attempt count and the reason."""
         meta = job.metadata.model_copy(deep=True)
         meta.common.process_retry_attempt_no += 1

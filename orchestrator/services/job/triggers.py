@@ -15,6 +15,7 @@ log = logging.getLogger("orchestrator.trigger")
 
 TriggerFn = Callable[[], Awaitable[None]]
 
+
 def successor_triggers(job_type: JobType, layer: Layer) -> tuple[WorkerTrigger, ...]:
     """Which checks may find new work once a job of `job_type` completes."""
     if job_type is JobType.SNOS_RUN:

@@ -76,7 +76,11 @@ async def verify_job(engine: JobEngine, job_id: uuid.UUID) -> None:
     meta.common.verification_attempt_no += 1
     if meta.common.verification_since is None:
         meta.common.verification_since = engine.now()
-    job = await engine.write(job, metadata=meta)
+    try:
+        job = await engine.write(job, metadata=meta)
+    except VersionConflictError:
+        log.info("job %s is being verified by another flow; dropping this message", job.id)
+        return
 
     result = await _ask(engine, job, handler)
     if result is None:
