@@ -80,12 +80,12 @@ class World:
             {JobType.SNOS_RUN: self.handler},  # type: ignore[dict-item]
             self.engine.params,
             clock=self.clock,
-            **_known(JobEngine, {"classify": getattr(self.engine, "classify", None)}),
+            **accepted_kwargs(JobEngine, {"classify": getattr(self.engine, "classify", None)}),
         )
         return engine
 
 
-def _known(cls: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+def accepted_kwargs(cls: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Only the keyword arguments `cls` accepts, so that these tests also run against older engines
     (to show that they fail there)."""
     import inspect
@@ -112,7 +112,7 @@ def make_world(
         {JobType.SNOS_RUN: handler},  # type: ignore[dict-item]
         params(**param_kwargs),
         clock=clock,
-        **_known(JobEngine, {"classify": classify}),
+        **accepted_kwargs(JobEngine, {"classify": classify}),
     )
     return World(engine, db, queue, alerts, clock, handler)
 
