@@ -47,7 +47,11 @@ OS_COMMAND = (
     f"{_PYTHON} -m infra.devnet.os_command --rpc-url {{rpc_url}} --blocks {{start_block}} {{end_block}} "
     "--full-output {full_output} --output {output_dir}"
 )
-AGGREGATOR_COMMAND = f"{_PYTHON} -m infra.devnet.aggregator_command"
+#: {rpc_url} is not a runner field: the devnet fills in its node's URL (see `aggregator_command`).
+AGGREGATOR_COMMAND = (
+    f"{_PYTHON} -m infra.devnet.aggregator_command --rpc-url {{rpc_url}} --batch {{{{batch_index}}}} "
+    "--blocks {{start_block}} {{end_block}} --input {{input_dir}} --output {{output_dir}}"
+)
 #: Written into the data directory when the run ends (the database goes with the devnet).
 JOBS_SUMMARY = "jobs.json"
 
@@ -86,7 +90,7 @@ def aws_env(local_env: Mapping[str, str], services: AwsServices) -> dict[str, st
         "SNOS_RUNNER": "command",
         "SNOS_COMMAND": OS_COMMAND,
         "AGGREGATOR_RUNNER": "command",
-        "AGGREGATOR_COMMAND": AGGREGATOR_COMMAND,
+        "AGGREGATOR_COMMAND": AGGREGATOR_COMMAND.format(rpc_url=local_env[PREFIX + "MADARA_RPC_URL"]),
     }
     env.update({PREFIX + name: value for name, value in wired.items()})
     for name in wired:
