@@ -202,11 +202,13 @@ class SnosSettings(_Area):
     )
     snos_command: str | None = Field(None, description="command template of the command runner")
     snos_timeout_seconds: int = Field(3600, ge=1)
-    aggregator_runner: Literal["devnet"] | None = Field(
+    aggregator_runner: Literal["command", "devnet"] | None = Field(
         None,
-        description="L2 with SHARP or the mock prover: how the aggregator program is run: devnet (a stand-in, "
-        "local only); Atlantic aggregates on its side and needs none",
+        description="L2 with SHARP or the mock prover: how the aggregator program is run: command (your "
+        "program) or devnet (a stand-in, local only); Atlantic aggregates on its side and needs none",
     )
+    aggregator_command: str | None = Field(None, description="command template of the aggregator command runner")
+    aggregator_timeout_seconds: int = Field(3600, ge=1)
 
     @field_validator("snos_layout_name", "prover_layout_name")
     @classmethod
@@ -543,6 +545,8 @@ def run_problems(settings: Settings) -> list[str]:
         need(settings.madara.madara_rpc_url, "MADARA_RPC_URL", "with the aws profile")
         if settings.snos.snos_runner == "devnet":
             problems.append(f"{PREFIX}SNOS_RUNNER: the devnet stand-in for the OS runs on the local profile only")
+        if settings.snos.aggregator_runner == "devnet":
+            problems.append(f"{PREFIX}AGGREGATOR_RUNNER: the devnet stand-in runs on the local profile only")
     if pipeline:
         problems.extend(pipeline_problems(settings))
     return problems
@@ -567,8 +571,31 @@ def pipeline_problems(settings: Settings) -> list[str]:
             (s.starknet_account_address, "STARKNET_ACCOUNT_ADDRESS", why),
             (s.starknet_cairo_core_contract_address, "STARKNET_CAIRO_CORE_CONTRACT_ADDRESS", why),
         ]
+    problems = _layer_prover_problems(settings)
     if p.prover is ProverKind.MOCK and p.mock_verifier_address:
         why = "by the mock verifier (MOCK_VERIFIER_ADDRESS)"
         needed.append((s.ethereum_settlement_rpc_url, "ETHEREUM_SETTLEMENT_RPC_URL", why))
         needed.append((p.mock_verifier_private_key or s.ethereum_private_key, "MOCK_VERIFIER_PRIVATE_KEY", why))
-    return [f"{PREFIX}{env}: required {why}" for value, env, why in needed if value in (None, "")]
+    return problems + [f"{PREFIX}{env}: required {why}" for value, env, why in needed if value in (None, "")]
+
+
+def _layer_prover_problems(settings: Settings) -> list[str]:
+    """Combinations of layer, prover and aggregator runner that start but could never settle a batch."""
+    prover, snos = settings.prover.prover, settings.snos
+    if settings.general.layer is Layer.L3:
+        if prover is not ProverKind.ATLANTIC:
+            return [
+                f"{PREFIX}PROVER: L3 needs the atlantic prover (its proofs are registered and verified on "
+                f"Starknet); {prover.value} cannot settle an L3 batch"
+            ]
+        return []
+    if prover is ProverKind.ATLANTIC:
+        return []
+    if snos.aggregator_runner is None:
+        return [
+            f"{PREFIX}AGGREGATOR_RUNNER: required on L2 with the {prover.value} prover (command runs your "
+            "aggregator program, devnet is the local stand-in); without one every Aggregator job fails"
+        ]
+    if snos.aggregator_runner == "command" and not snos.aggregator_command:
+        return [f"{PREFIX}AGGREGATOR_COMMAND: required when the aggregator runner is command"]
+    return []

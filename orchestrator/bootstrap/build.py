@@ -54,4 +54,4 @@ def build_pipeline(settings: Settings, infra: Infrastructure) -> Container:
     engine = build_engine(settings, infra, handlers)
     checkpoint.bind(engine)
     triggers = build_rollup_triggers(settings, infra, owned, clients, engine)
-    return Container(settings, infra, engine, TriggerDispatcher(engine, triggers), owned)
+    return Container(settings, infra, engine, TriggerDispatcher(engine, triggers), owned, chain=clients.chain)

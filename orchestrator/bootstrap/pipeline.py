@@ -19,8 +19,9 @@ from orchestrator.bootstrap.rollup import (
     build_settlement,
     build_snos_runner,
 )
+from orchestrator.clients.node.chain_details import CachedChainDetails
 from orchestrator.config import ProverKind, Settings
-from orchestrator.core.madara.node import L2NodeClient
+from orchestrator.core.madara.node import ChainDetailsSource, L2NodeClient
 from orchestrator.core.madara.prover import CreateBucketTask, ProverClient
 from orchestrator.core.models.job import JobItem, JobType
 from orchestrator.core.models.queue import Layer, WorkerTrigger
@@ -63,6 +64,8 @@ class RollupClients:
     node: L2NodeClient
     snos_node: L2NodeClient
     prover: ProverClient
+    #: the chain's details, fetched once (the container asks at start)
+    chain: ChainDetailsSource
 
 
 def build_rollup_handlers(
@@ -70,23 +73,24 @@ def build_rollup_handlers(
 ) -> tuple[RollupClients, dict[JobType, JobHandler]]:
     layer = settings.general.layer
     node = build_node(settings, owned)
+    chain = CachedChainDetails(node)
     snos_url = settings.snos.rpc_for_snos or settings.madara.madara_rpc_url or ""
     separate_snos_rpc = snos_url != settings.madara.madara_rpc_url
     snos_node = build_extra_node(snos_url, owned) if separate_snos_rpc else node
     backup_url = settings.snos.rpc_for_snos_backup
     backup = SnosRpc(backup_url, build_extra_node(backup_url, owned)) if backup_url else None
-    prover = build_prover(settings, build_fact_registry(settings, owned), owned)
+    prover = build_prover(settings, build_fact_registry(settings, owned), owned, chain)
     handlers = build_handlers(
         HandlerDeps(
             database=infra.database,
             storage=infra.storage,
             prover=prover,
             settlement=build_settlement(settings, owned),
-            snos_runner=build_snos_runner(settings, snos_node),
+            snos_runner=build_snos_runner(settings, snos_node, chain),
             checkpoint=checkpoint,
             node=node,
             da=build_da(settings) if layer is Layer.L3 else None,
-            aggregator_runner=build_aggregator_runner(settings, snos_node) if layer is Layer.L2 else None,
+            aggregator_runner=build_aggregator_runner(settings, snos_node, chain) if layer is Layer.L2 else None,
         ),
         HandlerParams(
             layer=layer,
@@ -97,7 +101,7 @@ def build_rollup_handlers(
             snos_layout=settings.snos.snos_layout_name,
         ),
     )
-    return RollupClients(node, snos_node, prover), handlers
+    return RollupClients(node, snos_node, prover, chain), handlers
 
 
 def batching_params(settings: Settings) -> BatchingParams:

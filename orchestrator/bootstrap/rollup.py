@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from orchestrator.bootstrap.container import OwnedClients
+from orchestrator.clients.aggregator.command import CommandAggregatorRunner
 from orchestrator.clients.aggregator.devnet import DevnetAggregatorRunner
 from orchestrator.clients.da.ethereum import EthereumDaClient
 from orchestrator.clients.da.starknet import StarknetDaClient
@@ -28,7 +29,7 @@ from orchestrator.config import PREFIX, ProverKind, Settings, SettlementLayer
 from orchestrator.core.errors import ConfigError
 from orchestrator.core.madara.aggregator import AggregatorRunner
 from orchestrator.core.madara.da import DaClient
-from orchestrator.core.madara.node import L2NodeClient
+from orchestrator.core.madara.node import ChainDetailsSource, L2NodeClient
 from orchestrator.core.madara.prover import ProverClient
 from orchestrator.core.madara.settlement import SettlementClient
 from orchestrator.core.madara.snos import SnosRunner
@@ -56,10 +57,11 @@ def build_extra_node(url: str, owned: OwnedClients) -> MadaraNodeClient:
     return owned.own_measured(MadaraNodeClient(url))
 
 
-def build_snos_runner(settings: Settings, node: L2NodeClient) -> SnosRunner:
+def build_snos_runner(settings: Settings, node: L2NodeClient, chain: ChainDetailsSource) -> SnosRunner:
     s = settings.snos
     if s.snos_runner == "command":
-        return CommandSnosRunner(_required(s.snos_command, "SNOS_COMMAND"), timeout_seconds=s.snos_timeout_seconds)
+        template = _required(s.snos_command, "SNOS_COMMAND")
+        return CommandSnosRunner(template, timeout_seconds=s.snos_timeout_seconds, chain=chain)
 
     async def build_blobs(updates: list[dict[str, Any]]) -> list[bytes]:
         # The batch pipeline: squash the range, compress (stateful + stateless), FFT into blobs.
@@ -72,9 +74,15 @@ def build_snos_runner(settings: Settings, node: L2NodeClient) -> SnosRunner:
     return DevnetSnosRunner(node, build_blobs)
 
 
-def build_aggregator_runner(settings: Settings, snos_node: L2NodeClient) -> AggregatorRunner | None:
+def build_aggregator_runner(
+    settings: Settings, snos_node: L2NodeClient, chain: ChainDetailsSource
+) -> AggregatorRunner | None:
     """The local aggregator run of L2 with SHARP or the mock prover; None where the prover aggregates."""
-    if settings.snos.aggregator_runner == "devnet":
+    s = settings.snos
+    if s.aggregator_runner == "command":
+        template = _required(s.aggregator_command, "AGGREGATOR_COMMAND")
+        return CommandAggregatorRunner(template, timeout_seconds=s.aggregator_timeout_seconds, chain=chain)
+    if s.aggregator_runner == "devnet":
         # Reads the node the SNOS stand-in reads, so the batch's header words agree with its children's.
         return DevnetAggregatorRunner(snos_node)
     return None
@@ -120,7 +128,9 @@ def atlantic_options(settings: Settings) -> AtlanticOptions:
     )
 
 
-def build_prover(settings: Settings, facts: Web3FactRegistry | None, owned: OwnedClients) -> ProverClient:
+def build_prover(
+    settings: Settings, facts: Web3FactRegistry | None, owned: OwnedClients, chain: ChainDetailsSource | None = None
+) -> ProverClient:
     p = settings.prover
     if p.prover is ProverKind.SHARP:
         context = sharp_ssl_context(
@@ -136,7 +146,8 @@ def build_prover(settings: Settings, facts: Web3FactRegistry | None, owned: Owne
         )
         return owned.own_measured(sharp)
     if p.prover is ProverKind.ATLANTIC:
-        return owned.own_measured(AtlanticProverClient(atlantic_options(settings), fact_checker=facts))
+        atlantic = AtlanticProverClient(atlantic_options(settings), fact_checker=facts, chain=chain)
+        return owned.own_measured(atlantic)
     return owned.measure(MockProverClient(facts))
 
 

@@ -24,9 +24,11 @@ from orchestrator.bootstrap import (
     build_snos_runner,
     visibility_timeouts,
 )
+from orchestrator.clients.aggregator.command import CommandAggregatorRunner
 from orchestrator.clients.aggregator.devnet import DevnetAggregatorRunner
 from orchestrator.clients.da.ethereum import EthereumDaClient
 from orchestrator.clients.da.starknet import StarknetDaClient
+from orchestrator.clients.node.chain_details import CachedChainDetails
 from orchestrator.clients.node.madara import MadaraNodeClient
 from orchestrator.clients.prover.atlantic import AtlanticProverClient
 from orchestrator.clients.prover.fact_registry import Web3FactRegistry
@@ -39,6 +41,7 @@ from orchestrator.clients.snos.command import CommandSnosRunner
 from orchestrator.clients.snos.devnet import DevnetSnosRunner
 from orchestrator.config import Settings, SettingsError, load_settings, run_problems
 from orchestrator.core.errors import ConfigError
+from orchestrator.core.madara.node import ChainDetails
 from orchestrator.core.models.job import JobType
 from orchestrator.core.models.queue import LAYER_TRIGGERS, Layer, QueueType
 
@@ -83,19 +86,23 @@ def test_node_needs_its_url() -> None:
 
 def test_snos_runner_kinds() -> None:
     node = build_node(settings(MADARA_RPC_URL=NODE), OwnedClients())
-    assert isinstance(build_snos_runner(settings(SNOS_RUNNER="devnet"), node), DevnetSnosRunner)
+    chain = CachedChainDetails(node)
+    assert isinstance(build_snos_runner(settings(SNOS_RUNNER="devnet"), node, chain), DevnetSnosRunner)
     with pytest.raises(ConfigError, match="SNOS_COMMAND"):
-        build_snos_runner(settings(), node)
-    runner = build_snos_runner(settings(SNOS_RUNNER="command", SNOS_COMMAND="os --from {start_block}"), node)
-    assert isinstance(runner, CommandSnosRunner)
+        build_snos_runner(settings(), node, chain)
+    command = settings(SNOS_RUNNER="command", SNOS_COMMAND="os --from {start_block} --chain {chain_id_hex}")
+    assert isinstance(build_snos_runner(command, node, chain), CommandSnosRunner)
 
 
 def test_the_aggregator_runner_is_chosen_by_its_own_setting() -> None:
     node = build_node(settings(MADARA_RPC_URL=NODE), OwnedClients())
+    chain = CachedChainDetails(node)
     # The devnet SNOS runner no longer implies the devnet aggregator.
-    assert build_aggregator_runner(settings(SNOS_RUNNER="devnet"), node) is None
-    devnet = build_aggregator_runner(settings(SNOS_RUNNER="command", AGGREGATOR_RUNNER="devnet"), node)
+    assert build_aggregator_runner(settings(SNOS_RUNNER="devnet"), node, chain) is None
+    devnet = build_aggregator_runner(settings(SNOS_RUNNER="command", AGGREGATOR_RUNNER="devnet"), node, chain)
     assert isinstance(devnet, DevnetAggregatorRunner)
+    command = settings(AGGREGATOR_RUNNER="command", AGGREGATOR_COMMAND="aggregate {input_dir} {output_dir}")
+    assert isinstance(build_aggregator_runner(command, node, chain), CommandAggregatorRunner)
 
 
 def _sharp_env(tmp_path: Path) -> dict[str, str]:
@@ -166,7 +173,10 @@ def test_settlement_and_da_kinds() -> None:
 
 @pytest.mark.parametrize("layer", ["l2", "l3"])
 async def test_pipeline_is_built_when_a_node_is_configured(tmp_path: Path, layer: str) -> None:
-    s = settings(DATA_DIR=str(tmp_path), LAYER=layer, MADARA_RPC_URL=NODE, SNOS_RUNNER="devnet", **ETHEREUM)
+    per_layer = {"AGGREGATOR_RUNNER": "devnet"} if layer == "l2" else {**ATLANTIC, "ATLANTIC_MOCK_FACT_HASH": "true"}
+    s = settings(
+        DATA_DIR=str(tmp_path), LAYER=layer, MADARA_RPC_URL=NODE, SNOS_RUNNER="devnet", **ETHEREUM, **per_layer
+    )
     container = build(s)
     expected = {JobType.SNOS_RUN, JobType.PROOF_CREATION, JobType.STATE_TRANSITION}
     expected |= {JobType.AGGREGATOR} if layer == "l2" else {JobType.PROOF_REGISTRATION, JobType.DATA_SUBMISSION}
@@ -202,6 +212,26 @@ def test_setup_and_run_agree_on_queue_visibility() -> None:
     s = settings(QUEUE_VISIBILITY_TIMEOUT_SECONDS="400", STATE_TRANSITION_TIMEOUT_SECONDS="2000")
     controls = queue_controls(visibility_timeout=400, state_transition_timeout=2000)
     assert {q: c.visibility_timeout for q, c in controls.items()} == visibility_timeouts(s)
+
+
+class _CountingChain:
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def chain_details(self) -> ChainDetails:
+        self.asked += 1
+        return ChainDetails(chain_id="SN_DEVNET", strk_fee_token_address="0x1", eth_fee_token_address="0x2")
+
+
+async def test_the_chain_details_are_fetched_at_start(tmp_path: Path) -> None:
+    s = settings(DATA_DIR=str(tmp_path), MADARA_RPC_URL=NODE, SNOS_RUNNER="devnet", **ATLANTIC, **ETHEREUM)
+    built = build(s)
+    assert isinstance(built.chain, CachedChainDetails), "the pipeline shares one fetch of the chain details"
+    chain = _CountingChain()
+    container = Container(s, built.infra, built.engine, built.dispatcher, built.clients, chain=chain)
+    await container.start()
+    assert chain.asked == 1
+    await container.close()
 
 
 def test_without_a_node_the_pipeline_is_off(tmp_path: Path) -> None:
@@ -255,7 +285,8 @@ def _filled(cell: Any) -> bool:
 
 
 def _record_closes(container: Container) -> tuple[list[object], set[int]]:
-    closable = [o for o in _reachable(container) if inspect.iscoroutinefunction(getattr(o, "close", None))]
+    # Objects whose class defines `close`; a delegating wrapper (close through __getattr__) reaches its inner client.
+    closable = [o for o in _reachable(container) if inspect.iscoroutinefunction(getattr(type(o), "close", None))]
     closed: set[int] = set()
 
     def recorder(obj: object, original: Callable[[], Any]) -> Callable[[], Any]:

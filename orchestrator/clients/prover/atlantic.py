@@ -4,14 +4,32 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from orchestrator.clients.http import BreakerConfig, FilePart, HttpService, RetryConfig, ServiceMetrics
+from orchestrator.clients.prover.atlantic_api import (
+    AGGREGATOR_STEPS,
+    AGGREGATOR_VERSION,
+    CAIRO_PIE_FILE,
+    DA_SEGMENT_FILE,
+    L2_VERIFICATION_LAYOUT,
+    PROOF_FILE,
+    AtlanticBucket,
+    AtlanticOptions,
+    AtlanticQuery,
+    BucketStatus,
+    QueryStatus,
+    QueryStep,
+    job_size,
+    map_bucket_status,
+    map_query_status,
+    parse_enum,
+    reply_field,
+)
 from orchestrator.clients.prover.errors import prover_call, reply_json
 from orchestrator.clients.prover.fact_registry import FactChecker
 from orchestrator.core.errors import ConfigError
+from orchestrator.core.madara.node import ChainDetailsSource
 from orchestrator.core.madara.prover import (
     AggregationArtifacts,
     CreateBucketTask,
@@ -29,150 +47,16 @@ from orchestrator.core.madara.prover import (
 
 logger = logging.getLogger("orchestrator.clients.prover.atlantic")
 
-AGGREGATOR_VERSION = "snos_aggregator_0.14.1"
-CAIRO_PIE_FILE = "pie.cairo0.zip"
-DA_SEGMENT_FILE = "da_blob.json"
-PROOF_FILE = "proof.json"
-L2_VERIFICATION_LAYOUT = "recursive_with_poseidon"
-DEFAULT_ASSUMED_STEPS = 40_000_000  # when the step count is unknown, assume a large job
-
-
-class QueryStatus(StrEnum):
-    RECEIVED = "RECEIVED"
-    IN_PROGRESS = "IN_PROGRESS"
-    DONE = "DONE"
-    FAILED = "FAILED"
-
-
-class BucketStatus(StrEnum):
-    OPEN = "OPEN"
-    IN_PROGRESS = "IN_PROGRESS"
-    DONE = "DONE"
-    FAILED = "FAILED"
-
-
-class QueryStep(StrEnum):
-    TRACE_GENERATION = "TRACE_GENERATION"
-    PROOF_GENERATION = "PROOF_GENERATION"
-    PROOF_VERIFICATION = "PROOF_VERIFICATION"
-    PROOF_VERIFICATION_ON_L1 = "PROOF_VERIFICATION_ON_L1"
-    PROOF_VERIFICATION_ON_L2 = "PROOF_VERIFICATION_ON_L2"
-    PROOF_GENERATION_AND_VERIFICATION = "PROOF_GENERATION_AND_VERIFICATION"
-    FACT_HASH_REGISTRATION = "FACT_HASH_REGISTRATION"
-    TRACE_AND_METADATA_GENERATION = "TRACE_AND_METADATA_GENERATION"
-
-
-# The bucket query that carries the aggregator's outputs.
-AGGREGATOR_STEPS = frozenset({QueryStep.FACT_HASH_REGISTRATION, QueryStep.PROOF_GENERATION_AND_VERIFICATION})
-
-
-def job_size(n_steps: int | None) -> str:
-    """Atlantic's declaredJobSize: S up to 12M steps, M up to 29M, L above (counted in whole millions)."""
-    millions = (n_steps if n_steps is not None else DEFAULT_ASSUMED_STEPS) // 1_000_000
-    if millions <= 12:
-        return "S"
-    if millions <= 29:
-        return "M"
-    return "L"
-
-
-@dataclass(frozen=True)
-class AtlanticOptions:
-    """Plain settings of the Atlantic client (MADARA_ORCHESTRATOR_ATLANTIC_* and the prover layout)."""
-
-    service_url: str
-    api_key: str
-    network: str  # MAINNET | TESTNET
-    mock_fact_hash: bool = False
-    cairo_vm: str = "rust"
-    result: str = QueryStep.PROOF_GENERATION.value
-    sharp_prover: str = "stone"
-    settlement_layer: str = "ethereum"
-    proof_layout: str = "dynamic"
-    cairo_verifier_program_hash: str | None = None
-    artifacts_base_url: str = "https://storage.googleapis.com/hero-atlantic-bucket"
-    chain_id_hex: str | None = None
-    fee_token_address: str | None = None
-    da_public_keys: tuple[str, ...] | None = None
-
-    def __post_init__(self) -> None:
-        allowed = {
-            "network": ("MAINNET", "TESTNET"),
-            "cairo_vm": ("rust", "python"),
-            "sharp_prover": ("stone", "stwo"),
-            "settlement_layer": ("ethereum", "starknet"),
-            "result": tuple(step.value for step in QueryStep),
-        }
-        for name, values in allowed.items():
-            value = getattr(self, name)
-            if value not in values:
-                raise ConfigError(f"Atlantic {name} must be one of {', '.join(values)}; got {value!r}")
-
-
-@dataclass(frozen=True)
-class AtlanticQuery:
-    id: str
-    status: QueryStatus
-    step: str | None = None
-    bucket_id: str | None = None
-    bucket_job_index: int | None = None
-    error_reason: str | None = None
-
-    @classmethod
-    def from_json(cls, body: Any) -> AtlanticQuery:
-        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-            raise ProverError(f"Atlantic query without an id: {body!r}")
-        index = body.get("bucketJobIndex")
-        return cls(
-            id=body["id"],
-            status=_enum(QueryStatus, body.get("status"), "query status"),
-            step=body.get("step"),
-            bucket_id=body.get("bucketId"),
-            bucket_job_index=index if isinstance(index, int) else None,
-            error_reason=body.get("errorReason"),
-        )
-
-
-@dataclass(frozen=True)
-class AtlanticBucket:
-    id: str
-    status: BucketStatus
-    queries: tuple[AtlanticQuery, ...] = ()
-
-
-E = TypeVar("E", bound=StrEnum)
-
-
-def _enum(kind: type[E], value: Any, what: str) -> E:
-    try:
-        return kind(value)
-    except ValueError:
-        raise ProverError(f"Atlantic returned an unknown {what} {value!r}") from None
-
-
-def _field(body: Any, *path: str) -> Any:
-    value = body
-    for key in path:
-        if not isinstance(value, dict) or key not in value:
-            raise ProverError(f"Atlantic reply lacks {'.'.join(path)}: {str(body)[:200]}")
-        value = value[key]
-    return value
-
-
-def map_query_status(status: QueryStatus) -> TaskStatus:
-    if status is QueryStatus.DONE:
-        return TaskStatus(TaskStatusKind.SUCCEEDED)
-    if status is QueryStatus.FAILED:
-        return TaskStatus(TaskStatusKind.FAILED, "the query failed on Atlantic")
-    return TaskStatus(TaskStatusKind.PROCESSING)
-
-
-def map_bucket_status(status: BucketStatus) -> TaskStatus:
-    if status is BucketStatus.DONE:
-        return TaskStatus(TaskStatusKind.SUCCEEDED)
-    if status is BucketStatus.FAILED:
-        return TaskStatus(TaskStatusKind.FAILED, "the bucket failed on Atlantic")
-    return TaskStatus(TaskStatusKind.PROCESSING)
+__all__ = [
+    "L2_VERIFICATION_LAYOUT",
+    "AtlanticOptions",
+    "AtlanticProverClient",
+    "BucketStatus",
+    "QueryStatus",
+    "job_size",
+    "map_bucket_status",
+    "map_query_status",
+]
 
 
 class AtlanticProverClient:
@@ -184,6 +68,7 @@ class AtlanticProverClient:
         options: AtlanticOptions,
         *,
         fact_checker: FactChecker | None = None,
+        chain: ChainDetailsSource | None = None,
         retry: RetryConfig | None = None,
         breaker: BreakerConfig | None = None,
         request_timeout: float = 300.0,
@@ -193,6 +78,8 @@ class AtlanticProverClient:
         if not options.api_key:
             raise ConfigError("Atlantic needs an API key")
         self.options = options
+        # the chain id and fee token of the bucket's aggregator parameters, unless the options set them
+        self._chain = chain
         self.http = HttpService(
             "atlantic",
             options.service_url,
@@ -247,7 +134,7 @@ class AtlanticProverClient:
         )
         if reply.status == 404:
             return None
-        return AtlanticQuery.from_json(_field(reply_json(reply), "atlanticQuery"))
+        return AtlanticQuery.from_json(reply_field(reply_json(reply), "atlanticQuery"))
 
     async def add_query(self, task: CreateJobTask) -> str:
         o = self.options
@@ -270,19 +157,22 @@ class AtlanticProverClient:
         if task.bucket_job_index is not None:
             fields.append(("bucketJobIndex", str(task.bucket_job_index)))
         reply = await prover_call(self.http.request("add_job", "POST", "atlantic-query", form=self._form(fields)))
-        return str(_field(reply_json(reply), "atlanticQueryId"))
+        return str(reply_field(reply_json(reply), "atlanticQueryId"))
 
     async def get_query(self, query_id: str) -> AtlanticQuery:
         reply = await prover_call(self.http.request("get_job_status", "GET", f"atlantic-query/{query_id}"))
-        return AtlanticQuery.from_json(_field(reply_json(reply), "atlanticQuery"))
+        return AtlanticQuery.from_json(reply_field(reply_json(reply), "atlanticQuery"))
 
     async def create_bucket(self) -> str:
         o = self.options
         params: dict[str, Any] = {"use_kzg_da": True, "full_output": False}
-        if o.chain_id_hex is not None:
-            params["chain_id_hex"] = o.chain_id_hex
-        if o.fee_token_address is not None:
-            params["fee_token_address"] = o.fee_token_address
+        details = await self._chain.chain_details() if self._chain is not None else None
+        chain_id_hex = o.chain_id_hex or (details.chain_id_hex if details else None)
+        fee_token = o.fee_token_address or (details.strk_fee_token_address if details else None)
+        if chain_id_hex is not None:
+            params["chain_id_hex"] = chain_id_hex
+        if fee_token is not None:
+            params["fee_token_address"] = fee_token
         if o.da_public_keys is not None:
             params["public_keys"] = list(o.da_public_keys)
         body = {
@@ -293,7 +183,7 @@ class AtlanticProverClient:
             "mockProof": o.mock_fact_hash,
         }
         reply = await prover_call(self.http.request("create_bucket", "POST", "buckets", json_body=body))
-        return str(_field(reply_json(reply), "atlanticBucket", "id"))
+        return str(reply_field(reply_json(reply), "atlanticBucket", "id"))
 
     async def close_bucket(self, bucket_id: str) -> None:
         await prover_call(self.http.request("close_bucket", "POST", "buckets/close", params={"bucketId": bucket_id}))
@@ -301,12 +191,12 @@ class AtlanticProverClient:
     async def get_bucket(self, bucket_id: str) -> AtlanticBucket:
         reply = await prover_call(self.http.request("get_bucket", "GET", f"buckets/{bucket_id}"))
         body = reply_json(reply)
-        queries = _field(body, "queries") if isinstance(body, dict) and "queries" in body else []
+        queries = reply_field(body, "queries") if isinstance(body, dict) and "queries" in body else []
         if not isinstance(queries, list):
             raise ProverError(f"Atlantic bucket {bucket_id}: queries is not a list")
         return AtlanticBucket(
-            id=str(_field(body, "bucket", "id")),
-            status=_enum(BucketStatus, _field(body, "bucket", "status"), "bucket status"),
+            id=str(reply_field(body, "bucket", "id")),
+            status=parse_enum(BucketStatus, reply_field(body, "bucket", "status"), "bucket status"),
             queries=tuple(AtlanticQuery.from_json(query) for query in queries),
         )
 
@@ -390,7 +280,7 @@ class AtlanticProverClient:
         reply = await prover_call(
             self.http.request("submit_l2_query", "POST", "atlantic-query", form=self._form(fields))
         )
-        query_id = str(_field(reply_json(reply), "atlanticQueryId"))
+        query_id = str(reply_field(reply_json(reply), "atlanticQueryId"))
         logger.info("submitted Atlantic L2 verification query %s for %s", query_id, task_id)
         return query_id
 

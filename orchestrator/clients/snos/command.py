@@ -4,7 +4,8 @@ Contract with the program:
 - It is started from a command template, split like a shell would (`shlex`, no shell involved)
   and then each argument formatted with these fields: `{start_block}`, `{end_block}`,
   `{num_blocks}`, `{rpc_url}`, `{layout}`, `{output_dir}`, `{full_output}` and `{use_kzg_da}`
-  (`true`/`false`). Example:
+  (`true`/`false`), and the chain's `{chain_id}` (ASCII name), `{chain_id_hex}` and
+  `{fee_token_address}` (STRK), fetched from the L2 node at start. Example:
   `generate-pie --rpc-url {rpc_url} --blocks {start_block}..={end_block} --output {output_dir}`
 - It writes into `{output_dir}` (a fresh directory per run, removed afterwards):
   - `cairo_pie.zip` (required): the PIE;
@@ -20,27 +21,32 @@ Contract with the program:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 import json
-import os
-import shlex
-import signal
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
 
 from orchestrator.clients.snos.classify import is_retryable_message
+from orchestrator.clients.snos.program import (
+    EXIT_RETRYABLE,
+    CommandTemplate,
+    ProgramFailedError,
+    read_felts,
+    run_program,
+    stderr_tail,
+)
 from orchestrator.core.errors import ConfigError
-from orchestrator.core.madara.felt import json_felt
+from orchestrator.core.madara.node import ChainDetails, ChainDetailsSource
 from orchestrator.core.madara.snos import SnosError, SnosOutput, SnosRequest
+
+__all__ = ["EXIT_RETRYABLE", "PIE_FILE", "PROGRAM_OUTPUT_FILE", "SNOS_OUTPUT_FILE", "CommandSnosRunner"]
 
 PIE_FILE = "cairo_pie.zip"
 SNOS_OUTPUT_FILE = "snos_output.json"
 PROGRAM_OUTPUT_FILE = "program_output.json"
-EXIT_RETRYABLE = 75  # EX_TEMPFAIL
+#: fetched from the L2 node at start (ChainDetails): the chain's ASCII name, its felt, the STRK fee token
+CHAIN_FIELDS = ("chain_id", "chain_id_hex", "fee_token_address")
 TEMPLATE_FIELDS = (
     "start_block",
     "end_block",
@@ -50,43 +56,8 @@ TEMPLATE_FIELDS = (
     "output_dir",
     "full_output",
     "use_kzg_da",
+    *CHAIN_FIELDS,
 )
-_STDERR_TAIL_CHARS = 2000
-
-
-def _check_template(template: str) -> list[str]:
-    try:
-        parts = shlex.split(template)
-    except ValueError as exc:
-        raise ConfigError(f"SNOS command template: {exc}") from exc
-    if not parts:
-        raise ConfigError("SNOS command template is empty")
-    sample = dict.fromkeys(TEMPLATE_FIELDS, "x")
-    for part in parts:
-        try:
-            part.format(**sample)
-        except KeyError as exc:
-            fields = ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
-            raise ConfigError(f"SNOS command template: unknown field {{{exc.args[0]}}}; known: {fields}") from None
-        except (ValueError, IndexError) as exc:
-            raise ConfigError(f"SNOS command template: bad placeholder in {part!r}: {exc}") from None
-    return parts
-
-
-def _felts(path: Path, what: str) -> list[int]:
-    try:
-        raw: Any = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SnosError(f"SNOS {what} ({path.name}) is unreadable: {exc}", retryable=False) from exc
-    if not isinstance(raw, list):
-        raise SnosError(f"SNOS {what} ({path.name}) is not a JSON array", retryable=False)
-    felts: list[int] = []
-    for i, value in enumerate(raw):
-        try:
-            felts.append(json_felt(value))
-        except ValueError as exc:
-            raise SnosError(f"SNOS {what} ({path.name}): entry {i} is not a felt: {exc}", retryable=False) from None
-    return felts
 
 
 def _n_steps(pie: bytes, blocks: str) -> int | None:
@@ -102,23 +73,31 @@ def _n_steps(pie: bytes, blocks: str) -> int | None:
     return n_steps if isinstance(n_steps, int) else None
 
 
-def _tail(text: bytes) -> str:
-    decoded = text.decode("utf-8", errors="replace").strip()
-    return decoded[-_STDERR_TAIL_CHARS:]
-
-
 class CommandSnosRunner:
     """A `SnosRunner` that starts the OS program once per request."""
 
-    def __init__(self, command_template: str, *, timeout_seconds: float, work_dir: str | Path | None = None) -> None:
-        self._parts = _check_template(command_template)
+    def __init__(
+        self,
+        command_template: str,
+        *,
+        timeout_seconds: float,
+        work_dir: str | Path | None = None,
+        chain: ChainDetailsSource | None = None,
+    ) -> None:
+        self._template = CommandTemplate.parse(command_template, TEMPLATE_FIELDS, "SNOS command template")
         if timeout_seconds <= 0:
             raise ConfigError("SNOS timeout must be positive")
+        if chain is None and self._template.uses(CHAIN_FIELDS):
+            raise ConfigError("SNOS command template: {chain_id}, {chain_id_hex} and {fee_token_address} need the node")
         self._timeout = timeout_seconds
         self._work_dir = Path(work_dir) if work_dir is not None else None
+        self._chain = chain
 
-    def command_for(self, request: SnosRequest, output_dir: Path) -> list[str]:
-        fields = {
+    def command_for(self, request: SnosRequest, output_dir: Path, chain: ChainDetails | None = None) -> list[str]:
+        fields: dict[str, object] = {
+            "chain_id": chain.chain_id if chain else "",
+            "chain_id_hex": chain.chain_id_hex if chain else "",
+            "fee_token_address": chain.strk_fee_token_address if chain else "",
             "start_block": request.start_block,
             "end_block": request.end_block,
             "num_blocks": request.end_block - request.start_block + 1,
@@ -128,7 +107,7 @@ class CommandSnosRunner:
             "full_output": str(request.full_output).lower(),
             "use_kzg_da": str(request.use_kzg_da).lower(),
         }
-        return [part.format(**fields) for part in self._parts]
+        return self._template.argv(fields)
 
     async def run(self, request: SnosRequest) -> SnosOutput:
         if request.end_block < request.start_block:
@@ -136,66 +115,39 @@ class CommandSnosRunner:
                 f"invalid block range {request.start_block}..{request.end_block}: end before start",
                 retryable=False,
             )
+        chain = await self._chain.chain_details() if self._chain is not None else None
         if self._work_dir is not None:
             self._work_dir.mkdir(parents=True, exist_ok=True)
         blocks = f"blocks {request.start_block}..={request.end_block}"
         with tempfile.TemporaryDirectory(prefix="snos-", dir=self._work_dir) as tmp:
             output_dir = Path(tmp)
-            argv = self.command_for(request, output_dir)
-            stderr = await self._execute(argv, blocks)
-            return self._read_outputs(output_dir, blocks, stderr)
-
-    async def _execute(self, argv: list[str], blocks: str) -> bytes:
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,  # its own process group, so a timeout kills its children too
-            )
-        except OSError as exc:
-            raise SnosError(
-                f"cannot start the SNOS program {argv[0]!r}: {exc.strerror or exc}", retryable=False
-            ) from exc
-        try:
-            _, stderr = await asyncio.wait_for(process.communicate(), self._timeout)
-        except (TimeoutError, asyncio.CancelledError) as exc:
-            await self._kill(process)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            raise SnosError(f"SNOS run for {blocks} timed out after {self._timeout:g} s", retryable=True) from None
-        if process.returncode != 0:
-            tail = _tail(stderr)
-            retryable = process.returncode == EXIT_RETRYABLE or is_retryable_message(tail)
-            raise SnosError(
-                f"SNOS run for {blocks} exited with code {process.returncode}: {tail or '(no stderr)'}",
-                retryable=retryable,
-            )
-        return stderr
-
-    @staticmethod
-    async def _kill(process: asyncio.subprocess.Process) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            await process.wait()
+            argv = self.command_for(request, output_dir, chain)
+            try:
+                stderr = await run_program(
+                    argv,
+                    timeout=self._timeout,
+                    what=f"SNOS run for {blocks}",
+                    is_retryable_message=is_retryable_message,
+                )
+                return self._read_outputs(output_dir, blocks, stderr)
+            except ProgramFailedError as exc:
+                raise SnosError(f"SNOS: {exc}", retryable=exc.retryable) from exc
 
     @staticmethod
     def _read_outputs(output_dir: Path, blocks: str, stderr: bytes) -> SnosOutput:
         pie_path = output_dir / PIE_FILE
         if not pie_path.is_file():
-            hint = f"; stderr: {_tail(stderr)}" if stderr.strip() else ""
+            hint = f"; stderr: {stderr_tail(stderr)}" if stderr.strip() else ""
             raise SnosError(f"SNOS run for {blocks} succeeded but wrote no {PIE_FILE}{hint}", retryable=False)
         if not (output_dir / SNOS_OUTPUT_FILE).is_file():
             raise SnosError(f"SNOS run for {blocks} succeeded but wrote no {SNOS_OUTPUT_FILE}", retryable=False)
-        snos_output = _felts(output_dir / SNOS_OUTPUT_FILE, "OS output")
+        snos_output = read_felts(output_dir / SNOS_OUTPUT_FILE, "SNOS OS output")
         program_path = output_dir / PROGRAM_OUTPUT_FILE
-        program_output = _felts(program_path, "program output") if program_path.is_file() else list(snos_output)
+        program_output = read_felts(program_path, "SNOS program output") if program_path.is_file() else snos_output
         pie = pie_path.read_bytes()
         return SnosOutput(
             cairo_pie=pie,
             snos_output=snos_output,
-            program_output=program_output,
+            program_output=list(program_output),
             n_steps=_n_steps(pie, blocks),
         )

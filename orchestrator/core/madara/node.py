@@ -32,6 +32,16 @@ class ChainDetails:
     strk_fee_token_address: str
     eth_fee_token_address: str
 
+    @property
+    def chain_id_hex(self) -> str:
+        """The chain id as the felt `starknet_chainId` returns: its ASCII name, hex-encoded."""
+        return "0x" + self.chain_id.encode("ascii").hex()
+
+
+class ChainDetailsSource(Protocol):
+    async def chain_details(self) -> ChainDetails:
+        """Fetched from the node once, at start (retried), then the same answer."""
+
 
 class L2NodeClient(Protocol):
     async def chain_id(self) -> str:

@@ -5,8 +5,10 @@ import logging
 import pytest
 
 from orchestrator.clients.http import BreakerConfig, CircuitOpenError, RetryConfig
+from orchestrator.clients.node.chain_details import CachedChainDetails
 from orchestrator.clients.prover.atlantic import AtlanticProverClient
 from orchestrator.core.errors import ConfigError, ServiceUnavailableError
+from orchestrator.core.madara.node import ChainDetails
 from orchestrator.core.madara.prover import (
     CreateBucketTask,
     CreateJobTask,
@@ -359,3 +361,34 @@ async def test_service_metrics_cover_api_and_artifacts(atlantic: AtlanticProverC
     api, artifacts = atlantic.service_metrics()
     assert (api.service, artifacts.service) == ("atlantic", "atlantic-artifacts")
     assert api.snapshot()["successes"] == {"create_bucket": 1}
+
+
+class _Node:
+    """The L2 node's chain details, counted: the orchestrator asks once, at start."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def chain_details(self) -> ChainDetails:
+        self.asked += 1
+        return ChainDetails(chain_id="SN_SEPOLIA", strk_fee_token_address="0x4718f5a0", eth_fee_token_address="0x49d3")
+
+
+async def test_buckets_carry_the_chain_details_fetched_from_the_node(atlantic_double: AtlanticDouble) -> None:
+    node = _Node()
+    chain = CachedChainDetails(node)
+    client = AtlanticProverClient(atlantic_options(atlantic_double), retry=FAST_RETRY, chain=chain)
+    try:
+        await client.submit_task(CreateBucketTask())
+        await client.submit_task(CreateBucketTask())
+    finally:
+        await client.close()
+    params = [request["aggregatorParams"] for request in atlantic_double.bucket_requests]
+    expected = {
+        "use_kzg_da": True,
+        "full_output": False,
+        "chain_id_hex": "0x" + b"SN_SEPOLIA".hex(),
+        "fee_token_address": "0x4718f5a0",
+    }
+    assert params == [expected, expected]
+    assert node.asked == 1

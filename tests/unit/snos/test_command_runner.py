@@ -12,6 +12,7 @@ import pytest
 
 from orchestrator.clients.snos.command import CommandSnosRunner
 from orchestrator.core.errors import ConfigError
+from orchestrator.core.madara.node import ChainDetails
 from orchestrator.core.madara.snos import SnosError, SnosRequest
 
 FAKE_OS = Path(__file__).with_name("fake_os.py")
@@ -159,3 +160,27 @@ def test_command_is_built_from_the_template(tmp_path: Path) -> None:
         "--full-output=true",
         "--kzg=true",
     ]
+
+
+CHAIN = ChainDetails(chain_id="MADARA_DEVNET", strk_fee_token_address="0x4718", eth_fee_token_address="0x49d3")
+
+
+class _Node:
+    async def chain_details(self) -> ChainDetails:
+        return CHAIN
+
+
+def test_the_chain_details_fill_their_fields(tmp_path: Path) -> None:
+    template = "generate-pie --chain-id {chain_id} --chain-id-hex {chain_id_hex} --fee-token {fee_token_address}"
+    snos = CommandSnosRunner(template, timeout_seconds=5, chain=_Node())
+    argv = snos.command_for(REQUEST, tmp_path, CHAIN)
+    assert argv[1:] == [
+        "--chain-id",
+        "MADARA_DEVNET",
+        "--chain-id-hex",
+        "0x" + b"MADARA_DEVNET".hex(),
+        "--fee-token",
+        "0x4718",
+    ]
+    with pytest.raises(ConfigError, match="need the node"):
+        CommandSnosRunner(template, timeout_seconds=5)
