@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 DEVNET_ARGS ?=
 
-.PHONY: install run test unit chaos bench lint services-install clean help
+.PHONY: install run test unit e2e chaos bench lint services-install clean help
 
 help:
 	@echo "make run      install and run the devnet: recorded L2 blocks settled on a local L1"
 	@echo "make test     install, start the real test services, run the whole suite"
 	@echo "make unit     unit tests only (no services)"
+	@echo "make e2e      only the whole-devnet runs marked e2e (aws profile, L3; a few minutes; also in make test)"
 	@echo "make chaos    the chaos scenarios (issue 9; tens of minutes): faults injected into the devnet pipeline"
 	@echo "make bench    benchmarks (prints tables)"
 	@echo "make lint     ruff, mypy, import-linter"
@@ -39,6 +40,10 @@ test: services-install
 
 unit: install
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+# Whole devnet runs (tests marked e2e): the aws profile one starts its own LocalStack and MongoDB server.
+e2e: services-install
+	CI=$${CI:-} $(BIN)/pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 # One scenario at a time (each runs the whole devnet); see RELIABILITY.md.
 chaos: install
