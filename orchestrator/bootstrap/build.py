@@ -8,11 +8,13 @@ from collections.abc import Mapping
 from orchestrator.bootstrap.container import Container, Infrastructure, OwnedClients
 from orchestrator.bootstrap.infrastructure import build_engine, build_infrastructure
 from orchestrator.bootstrap.pipeline import EngineCheckpoint, build_rollup_handlers, build_rollup_triggers
+from orchestrator.clients.telemetry import process_telemetry
 from orchestrator.config import Settings, SettingsError, run_problems
 from orchestrator.core.models.job import JobType
 from orchestrator.core.models.queue import WorkerTrigger
 from orchestrator.services.job.handler import JobHandler
 from orchestrator.services.job.triggers import TriggerDispatcher, TriggerFn
+from orchestrator.services.observability import traced_triggers
 
 log = logging.getLogger("orchestrator.bootstrap")
 
@@ -32,7 +34,8 @@ def build(
     infra = infra or build_infrastructure(settings)
     if handlers is not None or triggers is not None:
         engine = build_engine(settings, infra, handlers or {})
-        return Container(settings, infra, engine, TriggerDispatcher(engine, dict(triggers or {})))
+        dispatcher = TriggerDispatcher(engine, traced_triggers(triggers or {}, process_telemetry()))
+        return Container(settings, infra, engine, dispatcher)
     if not settings.madara.madara_rpc_url:
         log.warning("no L2 node configured (MADARA_ORCHESTRATOR_MADARA_RPC_URL): the pipeline is off")
         engine = build_engine(settings, infra, {})
@@ -54,4 +57,5 @@ def build_pipeline(settings: Settings, infra: Infrastructure) -> Container:
     engine = build_engine(settings, infra, handlers)
     checkpoint.bind(engine)
     triggers = build_rollup_triggers(settings, infra, owned, clients, engine)
-    return Container(settings, infra, engine, TriggerDispatcher(engine, triggers), owned, chain=clients.chain)
+    dispatcher = TriggerDispatcher(engine, traced_triggers(triggers, process_telemetry()))
+    return Container(settings, infra, engine, dispatcher, owned, chain=clients.chain)

@@ -13,6 +13,7 @@ from orchestrator.clients.failures import classify_failure
 from orchestrator.clients.lock.sqlite import SqliteLockClient
 from orchestrator.clients.queue.local import SqliteQueueClient
 from orchestrator.clients.storage.local import LocalStorageClient
+from orchestrator.clients.telemetry import process_telemetry
 from orchestrator.config import Profile, Settings
 from orchestrator.core.models.job import JobType
 from orchestrator.core.models.queue import DLQ_QUEUES, QueueType
@@ -22,6 +23,7 @@ from orchestrator.resources.aws_clients import build_aws_infrastructure
 from orchestrator.services.job.engine import JobEngine
 from orchestrator.services.job.handler import JobHandler
 from orchestrator.services.job.triggers import completion_notifier
+from orchestrator.services.observability import instrumented_database, traced_handlers
 
 
 def visibility_timeouts(settings: Settings) -> dict[QueueType, int]:
@@ -32,9 +34,11 @@ def visibility_timeouts(settings: Settings) -> dict[QueueType, int]:
 
 
 def build_infrastructure(settings: Settings) -> Infrastructure:
-    if settings.general.profile is Profile.LOCAL:
-        return local_infrastructure(settings)
-    return aws_infrastructure(settings)
+    local = settings.general.profile is Profile.LOCAL
+    infra = local_infrastructure(settings) if local else aws_infrastructure(settings)
+    # Every job write passes through the database: the job metrics observe it there.
+    infra.database = instrumented_database(infra.database, process_telemetry())
+    return infra
 
 
 def local_infrastructure(settings: Settings) -> Infrastructure:
@@ -69,7 +73,7 @@ def build_engine(settings: Settings, infra: Infrastructure, handlers: Mapping[Jo
         infra.database,
         infra.queue,
         infra.alerts,
-        dict(handlers),
+        traced_handlers(handlers, process_telemetry()),
         engine_params(settings),
         on_completed=completion_notifier(infra.queue, settings.general.layer),
         classify=classify_failure,

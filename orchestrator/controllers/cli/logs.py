@@ -7,6 +7,8 @@ import logging
 import sys
 from typing import Any
 
+from orchestrator.core.telemetry import current_trace_id
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -16,6 +18,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        trace_id = current_trace_id.get()
+        if trace_id is not None:  # the HTTP request's x-trace-id, or the job or trigger run's trace
+            data["trace_id"] = trace_id
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return json.dumps(data)

@@ -16,6 +16,7 @@ import click
 from aiohttp import web
 
 from orchestrator.bootstrap import Container, build, visibility_timeouts
+from orchestrator.clients.telemetry import process_telemetry
 from orchestrator.config import Profile, Settings, run_problems
 from orchestrator.controllers.cli.errors import CliError, CliFailure
 from orchestrator.controllers.cli.logs import configure_logging
@@ -132,6 +133,8 @@ async def serve(
         await runner.cleanup()
         await container.close()
         raise CliFailure(f"cannot listen on {settings.server.host}:{settings.server.port}: {exc.strerror}") from None
+    telemetry = process_telemetry()
+    telemetry.start_otlp(settings.otel.otel_collector_endpoint, settings.otel.otel_service_name)
     await supervisor.start()
     log.info(
         "orchestrator running: profile %s, layer %s, http://%s:%s",
@@ -144,6 +147,7 @@ async def serve(
         await supervisor.stop()
         await runner.cleanup()
         await container.close()
+        await asyncio.to_thread(telemetry.stop_otlp)  # flushes the last spans and metrics
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     if supervisor.loops.fatal_loop is not None:

@@ -13,7 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from orchestrator.controllers.routes.envelope import TRACE_ID, errors_and_trace, mapped_error
+from orchestrator.clients.telemetry import ProcessTelemetry, process_telemetry
+from orchestrator.controllers.routes.envelope import TELEMETRY, TRACE_ID, errors_and_trace, mapped_error
 from orchestrator.controllers.routes.health import health, ready, register_health
 from orchestrator.controllers.routes.keys import OPS, SECURITY, SERVICE_METRICS
 from orchestrator.controllers.routes.openapi import build_openapi, render_docs
@@ -31,6 +32,16 @@ log = logging.getLogger("orchestrator.http")
 #: request bodies above this are answered 413 (no route needs more than a small JSON object)
 MAX_BODY_BYTES = 64 * 1024
 _SPEC: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)
+PROMETHEUS: web.AppKey[ProcessTelemetry] = web.AppKey("prometheus", ProcessTelemetry)
+
+
+async def metrics(request: web.Request, p: NoParams) -> web.Response:
+    """Prometheus text: the job metrics, queue depths, and the external services' counters and breakers."""
+    telemetry = request.app[PROMETHEUS]
+    for queue, depth in (await request.app[OPS].queue_depths()).items():
+        telemetry.gauge("job_queue_depth", {"queue": queue.value}, depth)
+    body, content_type = telemetry.prometheus.exposition()
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 async def openapi_json(request: web.Request, p: NoParams) -> web.Response:
@@ -51,6 +62,8 @@ def _served_by(handler: Callable[[web.Request], Awaitable[web.Response]]) -> Rou
 
 
 BASE_ROUTES: list[Route] = [
+    Route("GET", "/metrics", metrics, "Prometheus metrics (text exposition format)", Access.READ,
+          content_type="text/plain", tag="ops", prefixes=("",)),
     Route("GET", "/health", _served_by(health), "Liveness: are the process's loops running? (JSON)",
           Access.OPEN, content_type="application/json", errors=(503,), tag="ops", prefixes=("",), external=True),
     Route("GET", "/ready", _served_by(ready), "Readiness: are the database, queue and storage reachable?",
@@ -142,6 +155,7 @@ def create_app(
     operations: OperationsService | None = None,
     security: SecurityConfig | None = None,
     extra_routes: Sequence[Route] = (),
+    telemetry: ProcessTelemetry | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=[errors_and_trace], client_max_size=MAX_BODY_BYTES)
     security = security or SecurityConfig(admin_enabled=admin_enabled)
@@ -149,6 +163,8 @@ def create_app(
     app[OPS] = operations or OperationsService(engine, max_priority_queue_size, lock=batching_lock)
     app[SECURITY] = security
     app[SERVICE_METRICS] = service_metrics
+    app[PROMETHEUS] = app[TELEMETRY] = telemetry = telemetry or process_telemetry()
+    telemetry.prometheus.watch_services(service_metrics)
     routes = [*BASE_ROUTES, *OPERATION_ROUTES, *extra_routes]
     app[_SPEC] = openapi_document(extra_routes)
     _register(app, routes)

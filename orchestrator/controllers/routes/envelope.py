@@ -20,7 +20,7 @@ from orchestrator.core.errors import (
     OrchestratorError,
     ServiceUnavailableError,
 )
-from orchestrator.core.telemetry import new_trace_id, trace_scope
+from orchestrator.core.telemetry import Telemetry, new_trace_id, trace_scope
 from orchestrator.services.operations import QueueFullError
 
 log = logging.getLogger("orchestrator.http")
@@ -28,6 +28,8 @@ log = logging.getLogger("orchestrator.http")
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 NOT_FOUND = "The requested resource was not found"
 
+#: spans (`http_request`) and metrics of the process
+TELEMETRY: web.AppKey[Telemetry] = web.AppKey("telemetry")
 #: the request's trace id, for handlers and the audit log
 TRACE_ID: web.RequestKey[str] = web.RequestKey("trace_id", str)
 
@@ -89,7 +91,10 @@ async def errors_and_trace(request: web.Request, handler: Handler) -> web.Stream
         arrived()
     trace = trace_id_of(request)
     request[TRACE_ID] = trace
-    with trace_scope(trace):
+    telemetry = request.app.get(TELEMETRY)
+    fields = {"method": request.method, "path": request.path}
+    span = telemetry.span("http_request", fields, trace) if telemetry is not None else trace_scope(trace)
+    with span:
         try:
             response = await handler(request)
         except Exception as exc:  # every error becomes an envelope; faults are logged

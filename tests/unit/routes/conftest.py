@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -47,6 +48,7 @@ async def api(container: Container) -> AsyncIterator[ApiFactory]:
         max_priority: int = 20,
         allowed_hosts: tuple[str, ...] = (),
         extra_routes: Sequence[Route] = (),
+        service_metrics: Callable[[], list[dict[str, Any]]] = list,
     ) -> TestClient:
         ops = OperationsService(container.engine, max_priority, lock=container.infra.lock)
         security = SecurityConfig(
@@ -55,7 +57,13 @@ async def api(container: Container) -> AsyncIterator[ApiFactory]:
             token_required_for_reads=reads_need_token,
             allowed_hosts=allowed_hosts,
         )
-        app = create_app(container.engine, operations=ops, security=security, extra_routes=extra_routes)
+        app = create_app(
+            container.engine,
+            service_metrics=service_metrics,
+            operations=ops,
+            security=security,
+            extra_routes=extra_routes,
+        )
         client = TestClient(TestServer(app))
         await client.start_server()
         clients.append(client)
