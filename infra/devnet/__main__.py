@@ -11,6 +11,12 @@ aggregator batch's stage (produced, batched, SNOS, proven, aggregated, on L1) an
 block→L1 latency; otherwise plain lines say what changed. SIGINT/SIGTERM stop everything it started,
 by PID.
 
+`--profile aws` runs the same on the deployed shape (aws.py): LocalStack and the MongoDB-compatible
+server started by the devnet, `orchestrator setup` with EventBridge rules delivering the triggers,
+two `orchestrator run` processes, the OS and aggregator stand-ins as command-runner programs.
+`--layer l3` settles through the L3 pipeline on the Starknet settlement test server, with the
+self-proving Atlantic double (l3.py).
+
 The recorded chain ends at the last block to settle; the last batches close on their time limit
 (MAX_BATCH_TIME_SECONDS) without a later block, so no admin call is needed. Orchestrator settings
 (MADARA_ORCHESTRATOR_*) in the caller's environment override the devnet's batch sizes and intervals,
