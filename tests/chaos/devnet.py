@@ -28,17 +28,19 @@ from infra.devnet.faulty_proxy import FaultPlan, FaultyProxy
 from infra.devnet.l1 import CoreContract, compile_and_deploy
 from infra.devnet.l2 import DevnetBlocks, devnet_blocks
 from infra.devnet.processes import orchestrator_setup
-from infra.devnet.progress import OrchestratorApi
 from infra.devnet.recorded_node import RecordedMadaraNode
 from infra.launch.anvil import DEV_PRIVATE_KEYS, Anvil, start_anvil
 from infra.launch.base import REPO, free_port
 from orchestrator.clients.database.sqlite import SqliteDatabaseClient
 from orchestrator.clients.snos.devnet import DEVNET_PROGRAM_HASH
+from orchestrator.config import ServerSettings
 from orchestrator.core.models.job import JobItem, JobStatus
 
 DEPLOYER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil account 1, also the mock verifier's
 OPERATOR = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # anvil account 0: settlement transactions only
 STUCK = (JobStatus.FAILED, JobStatus.VERIFICATION_TIMEOUT)
+#: the devnet enables the admin API (closing the last batches); newer versions want a bearer token
+ADMIN_TOKEN = "chaos-admin-token-0123456789abcdef"
 
 #: Over the devnet's own tunables: 12 blocks make 3 aggregator batches of 4 (6 SNOS batches of 2),
 #: never closed early by time; queues and sweeps short enough that a killed worker's jobs come back
@@ -188,6 +190,10 @@ class ChaosDevnet:
         base = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX) and not k.startswith("CHAOS_")}
         base.update({PREFIX + k: v for k, v in self.tunables.items()})
         self.env = orchestrator_env(self.wiring, base)
+        self.env[PREFIX + "ADMIN_ENABLED"] = "true"  # the harness closes the last batches and re-requests jobs
+        if "admin_token" in ServerSettings.model_fields:
+            self.env[PREFIX + "ADMIN_TOKEN"] = ADMIN_TOKEN
+            self.env.pop(PREFIX + "ADMIN_TOKEN_FILE", None)
         self.env.update(self.chaos_env)
         self.env["CHAOS_RUNS_FILE"] = str(self.runs_file)
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
@@ -295,21 +301,36 @@ class ChaosDevnet:
                 return RunResult(False, f"timed out after {timeout:.0f}s", self._t(), settled_at)
             await asyncio.sleep(1)
 
+    async def api(self, method: str, path: str) -> tuple[int, Any]:
+        """One call to the first live orchestrator's API with the admin token: (status, JSON body)."""
+        alive = self.alive_processes()
+        if not alive:
+            raise RuntimeError("no orchestrator process is running")
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), headers=headers) as session:
+            async with session.request(method, alive[0].url + path) as response:
+                body = await response.json(content_type=None) if response.content_length != 0 else None
+                return response.status, body
+
+    async def request_processing(self, job_id: str) -> int:
+        """What an operator (or a duplicate delivery) does: one more process message for the job."""
+        status, _ = await self.api("POST", f"/jobs/{job_id}/process")
+        if status in (404, 405):  # an older API: GET only
+            status, _ = await self.api("GET", f"/jobs/{job_id}/process")
+        return status
+
     async def _close_at_chain_end(self) -> bool:
         """As the devnet does: once the last block is batched, close the open batches (no later block comes)."""
-        for process in self.alive_processes():
-            api = OrchestratorApi(process.url)
-            try:
-                if not await api.is_batched(self.last_block):
-                    return False
-                closed = await api.close_open_batches()
-                print(f"[chaos {self.elapsed():5.0f}s] chain end: closed the open batches {closed}", flush=True)
-                return True
-            except Exception as exc:  # retried on the next poll
-                print(f"[chaos {self.elapsed():5.0f}s] closing the last batches via {process.name}: {exc}", flush=True)
-            finally:
-                await api.close()
-        return False
+        try:
+            status, _ = await self.api("GET", f"/blocks/batch-for-block/{self.last_block}")
+            if status != 200:
+                return False
+            status, body = await self.api("POST", "/admin/batches/close-open")
+        except (aiohttp.ClientError, TimeoutError, RuntimeError, ValueError) as exc:  # retried on the next poll
+            print(f"[chaos {self.elapsed():5.0f}s] closing the last batches: {exc}", flush=True)
+            return False
+        print(f"[chaos {self.elapsed():5.0f}s] chain end: close-open answered {status}: {body}", flush=True)
+        return status == 200
 
     async def stop_processes(self) -> dict[str, int]:
         codes = await asyncio.gather(*(asyncio.to_thread(p.terminate) for p in self.processes))
