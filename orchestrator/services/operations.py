@@ -52,6 +52,13 @@ class SettlementStatus:
     aggregator_proof_jobs: list[JobItem]
 
 
+def _settles_batch(job: JobItem, index: int) -> bool:
+    specific = job.metadata.specific
+    if not isinstance(specific, StateUpdateMetadata):
+        return False
+    return specific.context.type == "Batch" and specific.context.to_settle == index
+
+
 class OperationsService:
     def __init__(
         self,
@@ -182,6 +189,10 @@ class OperationsService:
         proof_jobs: list[JobItem] = []
         if aggregator is not None:
             proof_jobs = await self._db.get_jobs_by_internal_ids_and_type([aggregator.index], JobType.AGGREGATOR)
+            # On L2 a state transition settles a whole aggregator batch: its internal id is the batch index.
+            known = {j.id for j in jobs}
+            settling = await self._db.get_jobs_by_internal_ids_and_type([aggregator.index], JobType.STATE_TRANSITION)
+            jobs.extend(j for j in settling if j.id not in known and _settles_batch(j, aggregator.index))
         if snos is None and aggregator is None and not jobs:
             raise NotFoundError(f"block {block} is in no batch and no job")
         return SettlementStatus(block, snos, aggregator, jobs, proof_jobs)
@@ -196,6 +207,24 @@ class OperationsService:
             return context.to_settle
         batches = await self._db.get_aggregator_batches(AggregatorBatchQuery(indexes=[context.to_settle], limit=1))
         return batches[0].end_block if batches else None
+
+    async def recent_blocks(self, count: int) -> list[SettlementStatus]:
+        """The settlement status of the newest `count` blocks that are in a batch, newest first."""
+        newest = [
+            b.end_block
+            for b in (await self._db.get_latest_snos_batch(), await self._db.get_latest_aggregator_batch())
+            if b
+        ]
+        if not newest:
+            return []
+        top = max(newest)
+        found: list[SettlementStatus] = []
+        for block in range(top, max(-1, top - count), -1):
+            try:
+                found.append(await self.settlement_status(block))
+            except NotFoundError:
+                continue
+        return found
 
     async def queue_depths(self) -> dict[QueueType, int]:
         return {q: await self._queue.approximate_count(q) for q in self.queues}

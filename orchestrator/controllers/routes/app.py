@@ -20,6 +20,7 @@ from orchestrator.controllers.routes.keys import OPS, SECURITY, SERVICE_METRICS
 from orchestrator.controllers.routes.openapi import build_openapi, render_docs
 from orchestrator.controllers.routes.operations import ROUTES as OPERATION_ROUTES
 from orchestrator.controllers.routes.security import SecurityConfig, authorize, guard
+from orchestrator.controllers.routes.status_page import ROUTES as STATUS_ROUTES
 from orchestrator.controllers.routes.table import Access, NoParams, Route, RouteHandler, bind
 from orchestrator.core.clients.lock import LockClient
 from orchestrator.core.models.audit import AuditEntry
@@ -142,7 +143,9 @@ def _register(app: web.Application, routes: Sequence[Route]) -> None:
 
 
 def openapi_document(extra_routes: Sequence[Route] = ()) -> dict[str, Any]:
-    return build_openapi([*BASE_ROUTES, *OPERATION_ROUTES, *extra_routes], "orchestrator", ORCHESTRATOR_VERSION)
+    return build_openapi(
+        [*BASE_ROUTES, *OPERATION_ROUTES, *STATUS_ROUTES, *extra_routes], "orchestrator", ORCHESTRATOR_VERSION
+    )
 
 
 def create_app(
@@ -165,7 +168,7 @@ def create_app(
     app[SERVICE_METRICS] = service_metrics
     app[PROMETHEUS] = app[TELEMETRY] = telemetry = telemetry or process_telemetry()
     telemetry.prometheus.watch_services(service_metrics)
-    routes = [*BASE_ROUTES, *OPERATION_ROUTES, *extra_routes]
+    routes = [*BASE_ROUTES, *OPERATION_ROUTES, *STATUS_ROUTES, *extra_routes]
     app[_SPEC] = openapi_document(extra_routes)
     _register(app, routes)
     register_health(app)  # /health and /ready: their sources are attached by `orchestrator run`

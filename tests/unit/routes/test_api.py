@@ -191,3 +191,25 @@ async def test_admin_bulk_operations(api: ApiFactory, container: Container) -> N
     assert r.status == 200
     r = await client.post("/admin/batches/close-open", headers=AUTH)
     assert (await r.json())["data"] == {"snos_batches_closed": 1, "aggregator_batches_closed": 0}
+
+
+async def test_status_json_and_page(api: ApiFactory, container: Container) -> None:
+    job = await new_job(container, internal_id=3)
+    await container.database.create_aggregator_batch(AggregatorBatch(index=0, start_block=3, end_block=4))
+    await container.database.update_or_create_snos_batch(
+        SnosBatch(index=3, aggregator_batch_index=0, start_block=3, end_block=4)
+    )
+    await container.engine.move_job_to_failed(job, "no <proof>")
+    client = await api()
+    r = await client.get("/api/v1/status")
+    data = (await r.json())["data"]
+    assert data["last_settled_block"] is None
+    assert [b["block_number"] for b in data["blocks"]] == [4, 3]
+    assert data["blocks"][0]["stages"] == [{"job_type": "SnosRun", "status": "Failed", "id": str(job.id)}]
+    assert [j["failure_reason"] for j in data["failed_jobs"]] == ["no <proof>"]
+    assert data["queue_depths"]["snos_job_processing"] == 1
+    r = await client.get("/")
+    page = await r.text()
+    assert r.status == 200 and r.content_type == "text/html"
+    assert "no &lt;proof&gt;" in page and "<proof>" not in page, "reasons are escaped"
+    assert f'data-id="{job.id}"' in page and "setInterval(refresh" in page
