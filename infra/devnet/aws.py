@@ -21,6 +21,7 @@ import os
 import shlex
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -38,7 +39,6 @@ REGION = "us-east-1"
 #: LocalStack takes any credentials; these never reach AWS.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "devnet", "AWS_SECRET_ACCESS_KEY": "devnet"}
 AWS_PREFIX = "devnet"
-DATABASE_NAME = "devnet"
 #: The shortest period an EventBridge rate rule has.
 TRIGGER_INTERVAL_SECONDS = 60
 PROCESSES = 2
@@ -60,6 +60,8 @@ JOBS_SUMMARY = "jobs.json"
 class AwsServices:
     endpoint: str
     mongo_url: str
+    #: fresh per run: with MONGODB_URL the server outlives the run (LocalStack never does)
+    database_name: str
 
 
 async def start_aws_services(stack: AsyncExitStack, say: Callable[[str], None]) -> AwsServices:
@@ -71,7 +73,7 @@ async def start_aws_services(stack: AsyncExitStack, say: Callable[[str], None]) 
     stack.callback(mongo.stop)
     pid = mongo.process.pid if mongo.process is not None else "external, MONGODB_URL"
     say(f"MongoDB-compatible server on {mongo.url} (pid {pid})")
-    return AwsServices(localstack.endpoint, mongo.url)
+    return AwsServices(localstack.endpoint, mongo.url, f"devnet_{uuid.uuid4().hex[:12]}")
 
 
 def aws_env(local_env: Mapping[str, str], services: AwsServices) -> dict[str, str]:
@@ -84,7 +86,7 @@ def aws_env(local_env: Mapping[str, str], services: AwsServices) -> dict[str, st
         "PROFILE": "aws",
         "AWS_PREFIX": AWS_PREFIX,
         "MONGODB_CONNECTION_URL": services.mongo_url,
-        "DATABASE_NAME": DATABASE_NAME,
+        "DATABASE_NAME": services.database_name,
         "EVENT_BRIDGE_TYPE": "rule",
         "EVENT_BRIDGE_INTERVAL_SECONDS": str(TRIGGER_INTERVAL_SECONDS),
         "SNOS_RUNNER": "command",
@@ -137,7 +139,7 @@ async def start_aws_orchestrators(
 
 def aws_database(services: AwsServices) -> MongoDatabaseClient:
     """The orchestrators' database, for the devnet's view (connect and close it)."""
-    return MongoDatabaseClient(services.mongo_url, DATABASE_NAME)
+    return MongoDatabaseClient(services.mongo_url, services.database_name)
 
 
 async def write_jobs_summary(data_dir: Path, services: AwsServices) -> None:
