@@ -8,13 +8,14 @@ used rather than by special cases:
 - Jobs are created with `insert_one` on the unique (job_type, internal_id) index: a
   DuplicateKeyError means "exists". Every job write is `find_one_and_update` filtered on
   {id, version} with `$inc` on version (compare-and-swap).
-- Ids (the job's `id`, a batch's `_id`) are stored as canonical UUID strings, where the reference
-  stores BSON Binary subtype 4: the test server drops the binary subtype, and a string compares
-  equal everywhere.
-- Timestamps: `created_at` / `updated_at` stay BSON datetimes as the reference (created_at is
-  written only on insert). Every write also stores `updated_at_ts` (UTC unix seconds, a double);
-  range queries and sorts on "last written" use that field, and `updated_at` is read back from it,
-  because a datetime written by `$set` is stored as a string by the test server.
+- Documents are the reference's (`mongo_documents.py`): ids BSON Binary subtype 4, Int64 widths,
+  BSON dates, plus this orchestrator's extras under names the reference ignores. Lookups by id try
+  the text extra `id_text` first (the test server cannot match a binary value), then the binary
+  `id`; `connect` adopts documents written by the reference (adds their extras).
+- Timestamps: `created_at` / `updated_at` are BSON datetimes as the reference (created_at is
+  written only on insert). Every write also stores `updated_at_ts` (UTC unix seconds, a double):
+  a datetime written by `$set` is stored as a string by the test server, so range queries use the
+  number, falling back to the date for documents that lack it.
 - Anti-joins ("jobs without a successor", "batches without a job") are two indexed finds over a
   bounded window (candidates, then their successors with `$in`) and a set difference in code,
   instead of `$lookup` pipelines.
@@ -26,17 +27,27 @@ used rather than by special cases:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from bson import Int64
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from orchestrator.clients.database.mongo_documents import (
+    ID_TEXT,
+    UPDATED_AT_TS,
+    UUID_REPRESENTATION,
+    adoption_fields,
+    id_filters,
+    job_from_doc,
+    job_to_doc,
+    job_update_fields,
+)
+from orchestrator.clients.database.mongo_documents import lease_from_doc as lease_from_doc
+from orchestrator.clients.database.mongo_documents import lease_to_doc as lease_to_doc
 from orchestrator.clients.database.mongodb_batches import MongoBatchStore
 from orchestrator.clients.database.mongodb_common import (
     AGGREGATOR_BATCHES,
@@ -48,7 +59,6 @@ from orchestrator.clients.database.mongodb_common import (
     Doc,
 )
 from orchestrator.clients.database.mongodb_common import enum_values as _statuses
-from orchestrator.clients.database.mongodb_common import from_ts as _from_ts
 from orchestrator.clients.database.mongodb_common import utc as _utc
 from orchestrator.core.clients.database import (
     JOB_TYPES_BY_BLOCK_NUMBER,
@@ -62,8 +72,7 @@ from orchestrator.core.errors import (
     VersionConflictError,
 )
 from orchestrator.core.models.audit import AuditEntry
-from orchestrator.core.models.job import JobItem, JobItemUpdates, JobLease, JobStatus, JobType, utc_now
-from orchestrator.core.models.metadata import JobMetadata
+from orchestrator.core.models.job import JobItem, JobItemUpdates, JobStatus, JobType, utc_now
 
 _VERSION_FIELD = "metadata.common.orchestrator_version"
 
@@ -78,6 +87,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING)], name="status_1"),
         IndexModel([("internal_id", ASCENDING)], name="internal_id_1"),
         IndexModel([("status", ASCENDING), ("updated_at_ts", ASCENDING)], name="status_updated_at_ts"),
+        IndexModel([(ID_TEXT, ASCENDING)], name="id_text_1"),  # not sparse: also finds documents to adopt
+        IndexModel([("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated_at"),
         IndexModel([("metadata.specific.block_number", ASCENDING)], name="specific_block_number"),
         # get_jobs_without_storage_artifacts_tagged: an equality on null also bounds the missing field.
         IndexModel(
@@ -131,50 +142,7 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
-# --- documents ----------------------------------------------------------------------------------
-
-
-def job_to_doc(job: JobItem) -> Doc:
-    return {
-        "id": str(job.id),
-        "internal_id": Int64(job.internal_id),  # Int64 as the reference, whatever the magnitude
-        "job_type": job.job_type.value,
-        "status": job.status.value,
-        "external_id": job.external_id,
-        "metadata": job.metadata.model_dump(mode="json"),
-        "version": job.version,
-        "created_at": job.created_at,
-        "updated_at": job.updated_at,
-        "updated_at_ts": job.updated_at.timestamp(),
-        "lease": lease_to_doc(job.lease),
-    }
-
-
-def lease_to_doc(lease: JobLease | None) -> Doc | None:
-    if lease is None:
-        return None
-    return {"owner": lease.owner, "expires_at": lease.expires_at, "expires_at_ts": lease.expires_at.timestamp()}
-
-
-def lease_from_doc(doc: Mapping[str, Any] | None) -> JobLease | None:
-    if not doc:
-        return None
-    return JobLease(owner=str(doc["owner"]), expires_at=_from_ts(doc["expires_at_ts"]))
-
-
-def job_from_doc(doc: Mapping[str, Any]) -> JobItem:
-    return JobItem(
-        id=uuid.UUID(str(doc["id"])),
-        internal_id=int(doc["internal_id"]),
-        job_type=JobType(doc["job_type"]),
-        status=JobStatus(doc["status"]),
-        external_id=doc.get("external_id", ""),
-        metadata=JobMetadata.model_validate(doc["metadata"]),
-        version=int(doc["version"]),
-        created_at=_utc(doc["created_at"]),
-        updated_at=_from_ts(doc["updated_at_ts"]) if "updated_at_ts" in doc else _utc(doc["updated_at"]),
-        lease=lease_from_doc(doc.get("lease")),
-    )
+# Document encoding lives in mongo_documents; lease_to_doc / lease_from_doc stay importable from here.
 
 
 class MongoDatabaseClient(MongoBatchStore):
@@ -198,6 +166,7 @@ class MongoDatabaseClient(MongoBatchStore):
             self._client = AsyncMongoClient(
                 self._url,
                 tz_aware=True,
+                uuidRepresentation=UUID_REPRESENTATION,  # UUIDs as Binary subtype 4, as the reference
                 serverSelectionTimeoutMS=self._timeout_ms,
                 appname="orchestrator",
             )
@@ -211,6 +180,28 @@ class MongoDatabaseClient(MongoBatchStore):
         await self.health_check()
         for name, models in INDEXES.items():
             await self._coll(name).create_indexes(models)
+        await self.adopt_reference_documents()
+
+    async def adopt_reference_documents(self) -> int:
+        """Add this orchestrator's extras (`id_text`, `updated_at_ts`) to documents written by the
+        reference, keyed by each collection's unique business key; returns how many were adopted."""
+        adopted = 0
+        adoptable = (
+            (JOBS, "id", ("job_type", "internal_id")),
+            (SNOS_BATCHES, "_id", ("index",)),
+            (AGGREGATOR_BATCHES, "_id", ("index",)),
+        )
+        for name, id_field, keys in adoptable:
+            while True:
+                docs = await self._coll(name).find({ID_TEXT: None}).limit(ANTI_JOIN_WINDOW).to_list(None)
+                ops = [UpdateOne({k: d[k] for k in keys}, {"$set": adoption_fields(d, id_field)}) for d in docs]
+                if not ops:
+                    break
+                modified = (await self._coll(name).bulk_write(ops, ordered=False)).modified_count
+                adopted += modified
+                if modified == 0:  # nothing changed: do not spin on documents that cannot be adopted
+                    break
+        return adopted
 
     async def close(self) -> None:
         if self._client is not None:
@@ -257,7 +248,11 @@ class MongoDatabaseClient(MongoBatchStore):
         return job.model_copy(deep=True)
 
     async def get_job_by_id(self, job_id: uuid.UUID) -> JobItem | None:
-        return await self._find_job({"id": str(job_id)})
+        for query in id_filters("id", job_id):
+            found = await self._find_job(query)
+            if found is not None:
+                return found
+        return None
 
     async def get_job_by_internal_id_and_type(self, internal_id: int, job_type: JobType) -> JobItem | None:
         return await self._find_job({"job_type": job_type.value, "internal_id": internal_id})
@@ -270,22 +265,17 @@ class MongoDatabaseClient(MongoBatchStore):
     async def update_job(self, job: JobItem, updates: JobItemUpdates) -> JobItem:
         if updates.is_empty():
             raise EmptyUpdateError(f"update of job {job.id} has no field to change")
-        now = utc_now()
-        fields: Doc = {"updated_at": now, "updated_at_ts": now.timestamp()}
-        if updates.status is not None:
-            fields["status"] = updates.status.value
-        if updates.external_id is not None:
-            fields["external_id"] = updates.external_id
-        if updates.metadata is not None:
-            fields["metadata"] = updates.metadata.model_dump(mode="json")
-        if updates.status is not None or updates.lease is not None:
-            fields["lease"] = lease_to_doc(updates.lease)
-        doc = await self._coll(JOBS).find_one_and_update(
-            {"id": str(job.id), "version": job.version},
-            {"$set": fields, "$inc": {"version": 1}},
-            projection={"_id": False},
-            return_document=ReturnDocument.AFTER,
-        )
+        fields = job_update_fields(job.id, updates, utc_now())
+        doc = None
+        for query in id_filters("id", job.id):  # the binary id: a reference-written job not adopted yet
+            doc = await self._coll(JOBS).find_one_and_update(
+                {**query, "version": job.version},
+                {"$set": fields, "$inc": {"version": 1}},
+                projection={"_id": False},
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is not None:
+                break
         if doc is None:
             raise VersionConflictError(f"job {job.id}: version {job.version} is outdated (or the job does not exist)")
         return job_from_doc(doc)
@@ -388,10 +378,19 @@ class MongoDatabaseClient(MongoBatchStore):
     async def get_jobs_updated_before(
         self, statuses: Sequence[JobStatus], before: datetime, limit: int
     ) -> list[JobItem]:
-        query: Doc = {"updated_at_ts": {"$lt": _utc(before).timestamp()}}
-        if statuses:
-            query["status"] = {"$in": _statuses(statuses)}
-        return await self._find_jobs(query, [("updated_at_ts", ASCENDING), ("internal_id", ASCENDING)], limit)
+        status: Doc = {"status": {"$in": _statuses(statuses)}} if statuses else {}
+        found = await self._find_jobs(
+            {**status, UPDATED_AT_TS: {"$lt": _utc(before).timestamp()}},
+            [(UPDATED_AT_TS, ASCENDING), ("internal_id", ASCENDING)],
+            limit,
+        )
+        # Documents written by the reference have no epoch field: their BSON date range-queries.
+        found += await self._find_jobs(
+            {**status, UPDATED_AT_TS: None, "updated_at": {"$lt": _utc(before)}},
+            [("updated_at", ASCENDING), ("internal_id", ASCENDING)],
+            limit,
+        )
+        return sorted(found, key=lambda j: (j.updated_at, j.internal_id))[: max(0, limit)]
 
     async def get_jobs_without_storage_artifacts_tagged(self, limit: int) -> list[JobItem]:
         # `None` matches both a null and a missing field.

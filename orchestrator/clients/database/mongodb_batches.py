@@ -12,10 +12,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from bson import Int64
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from orchestrator.clients.database.mongo_documents import (
+    UPDATED_AT_TS,
+    batch_fields,
+    id_filters,
+    int64s,
+)
+from orchestrator.clients.database.mongo_documents import batch_to_doc as batch_to_doc
 from orchestrator.clients.database.mongodb_common import (
     AGGREGATOR_BATCHES,
     ANTI_JOIN_WINDOW,
@@ -24,7 +32,6 @@ from orchestrator.clients.database.mongodb_common import (
     SNOS_BATCHES,
     Doc,
     enum_values,
-    from_ts,
     utc,
 )
 from orchestrator.core.clients.database import AggregatorBatchQuery, BatchAlreadyExistsError, SnosBatchQuery
@@ -44,25 +51,6 @@ _B = TypeVar("_B", SnosBatch, AggregatorBatch)
 DUPLICATE_KEY = 11000
 
 
-def batch_to_doc(batch: SnosBatch | AggregatorBatch) -> Doc:
-    doc = batch.model_dump(mode="json", exclude={"id", "created_at", "updated_at"})
-    if doc.get("bucket_id", "") is None:
-        del doc["bucket_id"]  # the reference omits an unset bucket id
-    doc["_id"] = str(batch.id)
-    doc["created_at"] = batch.created_at
-    doc["updated_at"] = batch.updated_at
-    doc["updated_at_ts"] = batch.updated_at.timestamp()
-    return doc
-
-
-def _batch_fields(doc: Mapping[str, Any]) -> Doc:
-    fields = {k: v for k, v in doc.items() if k not in ("_id", "updated_at_ts", "created_at", "updated_at")}
-    fields["id"] = uuid.UUID(str(doc["_id"]))
-    fields["created_at"] = utc(doc["created_at"])
-    fields["updated_at"] = from_ts(doc["updated_at_ts"]) if "updated_at_ts" in doc else utc(doc["updated_at"])
-    return fields
-
-
 @dataclass(frozen=True)
 class _BatchKind(Generic[_B]):
     collection: str
@@ -72,7 +60,7 @@ class _BatchKind(Generic[_B]):
     lookup_field: str
 
     def from_doc(self, doc: Mapping[str, Any]) -> _B:
-        return self.model.model_validate(_batch_fields(doc))
+        return self.model.model_validate(batch_fields(doc))
 
     def clash(self, batch: _B) -> str:
         return (
@@ -198,11 +186,13 @@ class MongoBatchStore:
     # --- writes -------------------------------------------------------------------------------------
     async def _set_status(self, kind: _BatchKind[_B], index: int, status: str) -> _B:
         now = utc_now()
-        doc = await self._coll(kind.collection).find_one_and_update(
-            {"index": index},
-            {"$set": {"status": status, "updated_at": now, "updated_at_ts": now.timestamp()}},
-            return_document=ReturnDocument.AFTER,
+        coll = self._coll(kind.collection)
+        # update_one + find_one, not find_one_and_update: the test server's find_one_and_update
+        # cannot re-find a document whose `_id` is binary (the reference's batch ids are).
+        result = await coll.update_one(
+            {"index": index}, {"$set": {"status": status, "updated_at": now, UPDATED_AT_TS: now.timestamp()}}
         )
+        doc = await coll.find_one({"index": index}) if result.matched_count else None
         if doc is None:
             raise NotFoundError(f"no {kind.what} batch with index {index}")
         return kind.from_doc(doc)
@@ -236,30 +226,39 @@ class MongoBatchStore:
         stored.num_blocks = stored.end_block - stored.start_block + 1
         stored.updated_at = utc_now()
         coll = self._coll(kind.collection)
-        previous = await coll.find_one(
-            {"_id": str(batch.id)}, {"index": True, "start_block": True, "end_block": True, "created_at": True}
-        )
+        previous = await self._find_by_id(coll, batch.id)
         if previous is None:
             try:
                 await coll.insert_one(batch_to_doc(stored))
             except DuplicateKeyError as exc:
-                previous = await coll.find_one({"_id": str(batch.id)})
+                previous = await self._find_by_id(coll, batch.id)
                 if previous is None:  # the clash is on index or block range, not on the id
                     raise BatchAlreadyExistsError(kind.clash(stored)) from exc
         if previous is not None:
-            await self._update_stored(kind, stored, utc(previous["created_at"]))
+            await self._update_stored(kind, stored, previous)
         await self._sync_lookups(kind.lookup_field, stored.index, previous, stored.start_block, stored.end_block)
         return stored
 
-    async def _update_stored(self, kind: _BatchKind[_B], stored: _B, created_at: Any) -> None:
-        stored.created_at = created_at
+    @staticmethod
+    async def _find_by_id(coll: AsyncCollection[Doc], batch_id: uuid.UUID) -> Doc | None:
+        """The stored batch's range and creation time, with the filter that found it (`_filter`)."""
+        for query in id_filters("_id", batch_id):
+            found = await coll.find_one(
+                query, {"index": True, "start_block": True, "end_block": True, "created_at": True}
+            )
+            if found is not None:
+                return {**found, "_filter": query}
+        return None
+
+    async def _update_stored(self, kind: _BatchKind[_B], stored: _B, previous: Doc) -> None:
+        stored.created_at = utc(previous["created_at"])
         fields = batch_to_doc(stored)
         del fields["_id"], fields["created_at"]
         update: Doc = {"$set": fields}
         if "bucket_id" not in fields and isinstance(stored, AggregatorBatch):
             update["$unset"] = {"bucket_id": ""}
         try:
-            await self._coll(kind.collection).update_one({"_id": str(stored.id)}, update)
+            await self._coll(kind.collection).update_one(previous["_filter"], update)
         except DuplicateKeyError as exc:
             raise BatchAlreadyExistsError(kind.clash(stored)) from exc
 
@@ -292,7 +291,10 @@ class MongoBatchStore:
             if missing:
                 try:
                     await lookups.insert_many(
-                        [{"block_number": b, field: index, "created_at": now, "updated_at": now} for b in missing],
+                        [
+                            int64s({"block_number": b, field: index, "created_at": now, "updated_at": now})
+                            for b in missing
+                        ],
                         ordered=False,
                     )
                 except BulkWriteError as exc:
@@ -302,5 +304,5 @@ class MongoBatchStore:
                         raise
             await lookups.update_many(
                 {"block_number": block_range},
-                {"$set": {field: index, "updated_at": now}},
+                {"$set": {field: Int64(index), "updated_at": now}},
             )

@@ -7,6 +7,8 @@ index on `expires_at` named ttl_index, an index on `created_at`).
   MongoDB only runs once a minute, and the test server stores a datetime written by `$set` as a
   string, so the datetime is kept for the TTL index and the number decides.
 - release = delete by `_id` (and owner); extend = a conditional update on owner and expiry.
+- Documents are the reference's LockInfo (`value` the externally tagged LockValue, dates) plus
+  `expires_at_ts`; a lock written by the reference (no `expires_at_ts`) expires by its BSON date.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from orchestrator.clients.database.mongo_documents import as_utc, lock_value_to_doc
 from orchestrator.core.errors import ServiceUnavailableError
 
 LOCKS = "locks"
@@ -27,6 +30,21 @@ INDEXES = [
     IndexModel([("expires_at", ASCENDING)], name="ttl_index", expireAfterSeconds=0),
     IndexModel([("created_at", ASCENDING)], name="created_at_index"),
 ]
+
+
+def _expired(now: float) -> list[dict[str, Any]]:
+    """Conditions of an expired lock: by the epoch field, or by the BSON date of a lock written by
+    the reference (which has no epoch field)."""
+    return [
+        {"expires_at_ts": {"$lte": now}},
+        {"expires_at_ts": None, "expires_at": {"$lte": datetime.fromtimestamp(now, UTC)}},
+    ]
+
+
+def _expires_at(doc: dict[str, Any]) -> float:
+    if doc.get("expires_at_ts") is not None:
+        return float(doc["expires_at_ts"])
+    return as_utc(doc["expires_at"]).timestamp()
 
 
 def _redact(url: str) -> str:
@@ -92,7 +110,7 @@ class MongoLockClient:
                     {
                         "_id": key,
                         "owner": owner,
-                        "value": value,
+                        "value": lock_value_to_doc(value),
                         "created_at": datetime.fromtimestamp(now, UTC),
                         **self._expiry(now, ttl_seconds),
                     }
@@ -101,8 +119,8 @@ class MongoLockClient:
             except DuplicateKeyError:
                 pass
             taken = await self._locks.find_one_and_update(
-                {"_id": key, "$or": [{"expires_at_ts": {"$lte": now}}, {"owner": owner}]},
-                {"$set": {"owner": owner, "value": value, **self._expiry(now, ttl_seconds)}},
+                {"_id": key, "$or": [*_expired(now), {"owner": owner}]},
+                {"$set": {"owner": owner, "value": lock_value_to_doc(value), **self._expiry(now, ttl_seconds)}},
             )
             if taken is not None:
                 return True
@@ -127,5 +145,8 @@ class MongoLockClient:
         return result.matched_count == 1
 
     async def holder(self, key: str) -> str | None:
-        doc = await self._locks.find_one({"_id": key, "expires_at_ts": {"$gt": self._clock()}}, {"owner": True})
-        return str(doc["owner"]) if doc is not None else None
+        now = self._clock()
+        doc = await self._locks.find_one({"_id": key}, {"owner": True, "expires_at": True, "expires_at_ts": True})
+        if doc is None or _expires_at(doc) <= now:
+            return None
+        return str(doc.get("owner") or "(a lock without owner)")

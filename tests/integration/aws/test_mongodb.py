@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 from pymongo import AsyncMongoClient
 
+from orchestrator.clients.database.mongo_documents import as_uuid
 from orchestrator.clients.database.mongodb import ANTI_JOIN_WINDOW, MongoDatabaseClient, redact_url
 from orchestrator.clients.lock.mongodb import MongoLockClient
 from orchestrator.core.errors import ServiceUnavailableError
@@ -45,8 +46,9 @@ async def test_stored_shape_and_indexes(
     updated = await database.update_job(job, JobItemUpdates(status=JobStatus.LOCKED_FOR_PROCESSING))
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_url, tz_aware=True)
     try:
-        doc = await client[mongo_database_name]["jobs"].find_one({"id": str(job.id)})
+        doc = await client[mongo_database_name]["jobs"].find_one({"id_text": str(job.id)})
         assert doc is not None
+        assert as_uuid(doc["id"]) == job.id  # Binary subtype 4 (the test server drops the subtype)
         assert doc["internal_id"] == 1 and doc["version"] == 1 and doc["status"] == "LockedForProcessing"
         assert isinstance(doc["created_at"], datetime)
         assert doc["updated_at_ts"] == updated.updated_at.timestamp()
