@@ -112,15 +112,22 @@ async def test_without_the_l2_verification_the_fact_is_missing(chain: Chain) -> 
     assert chain.server.state == CoreState(0xA10, 10, 0xB10)
 
 
-async def test_a_discontinuous_update_is_rejected(chain: Chain) -> None:
-    skipping = [0xA10, 0xA12, 11, 12, 0xB11, 0xB12, *OS_OUTPUT[6:]]  # block 12 on top of 11, but 10 is settled
-    proof = await prove(chain, skipping)
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        ([0xA10, 0xA12, 11, 12, 0xB11, 0xB12], "Invalid previous block number"),  # block 12 on top of 11; 10 is settled
+        ([0xA0F, 0xA11, 10, 11, 0xB10, 0xB11], "Invalid previous state root"),
+        ([0xA10, 0xA11, 10, 11, 0xB0F, 0xB11], "Invalid previous block hash"),
+    ],
+)
+async def test_a_discontinuous_update_is_rejected(chain: Chain, header: list[int], reason: str) -> None:
+    proof = await prove(chain, [*header, *OS_OUTPUT[6:]])
     query = await chain.atlantic.submit_l2_query("1", wrap_proof(proof), None)
     await chain.atlantic.get_task_status(TaskType.JOB, query)
     bridge = public_output(await chain.atlantic.get_proof(query))
-    with pytest.raises(SettlementRejectedError, match="Invalid previous block number"):
+    with pytest.raises(SettlementRejectedError, match=reason):
         await chain.settlement.update_state_calldata(public_output(proof), bridge)
-    assert chain.server.state.block_number == 10
+    assert chain.server.state == CoreState(0xA10, 10, 0xB10)
 
 
 async def test_l2_verification_checks_the_verifier_and_the_proof(chain: Chain) -> None:
