@@ -48,8 +48,8 @@ from orchestrator.core.models.metadata import (
 from tests import reference_documents as ref
 
 #: how the orchestrator's client encodes, and a decoding that keeps every BSON type visible
-WRITE = CodecOptions(uuid_representation=UuidRepresentation.STANDARD, tz_aware=True)
-RAW = CodecOptions(uuid_representation=UuidRepresentation.UNSPECIFIED, tz_aware=True)
+WRITE: CodecOptions[dict[str, Any]] = CodecOptions(uuid_representation=UuidRepresentation.STANDARD, tz_aware=True)
+RAW: CodecOptions[dict[str, Any]] = CodecOptions(uuid_representation=UuidRepresentation.UNSPECIFIED, tz_aware=True)
 EXTRA_KEYS = ("id_text", "updated_at_ts", "lease", "extras")
 JOB_ID = uuid.UUID("6f1c2a52-7f0e-4a43-9a34-0d3c1b4a9e11")
 
