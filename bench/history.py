@@ -194,7 +194,8 @@ def mongo_docs(history: History) -> Iterator[dict[str, Any]]:
         if key not in templates:
             templates[key] = job_to_doc(_template(*key))
         doc = copy.deepcopy(templates[key])
-        doc["id"] = str(uuid.uuid4())
+        job_id = uuid.uuid4()
+        doc["id"], doc["id_text"] = job_id, str(job_id)  # the reference's binary id and its text extra
         doc["internal_id"] = Int64(job.internal_id)
         specific = doc["metadata"]["specific"]
         for name in ("snos_batch_index", "start_block", "end_block", "block_number", "batch_num"):
