@@ -301,17 +301,20 @@ def _record_closes(container: Container) -> tuple[list[object], set[int]]:
     return closable, closed
 
 
-async def test_every_client_holding_a_connection_is_closed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("profile", ["local", "aws"])
+async def test_every_client_holding_a_connection_is_closed(tmp_path: Path, profile: str) -> None:
     """A full L2 pipeline with every optional client (SNOS RPC and its backup, replay reference,
     Atlantic with its fact registry): closing the container closes each of them, the fact
-    registry's web3 provider included."""
+    registry's web3 provider and (aws) the SNS client included. Nothing connects before use."""
+    on_aws = {"PROFILE": "aws", "SNOS_RUNNER": "command", "SNOS_COMMAND": "os {output_dir}"} if profile == "aws" else {}
     s = settings(
+        **on_aws,
         DATA_DIR=str(tmp_path),
         MADARA_RPC_URL=NODE,
         RPC_FOR_SNOS="http://127.0.0.1:9945",
         RPC_FOR_SNOS_BACKUP="http://127.0.0.1:9946",
         REPLAY_BOUNDS_RPC_URL="http://127.0.0.1:9947",
-        SNOS_RUNNER="devnet",
+        **({} if on_aws else {"SNOS_RUNNER": "devnet"}),
         ATLANTIC_RPC_NODE_URL="http://127.0.0.1:8545",
         ATLANTIC_VERIFIER_CONTRACT_ADDRESS="0x" + "33" * 20,
         **ATLANTIC,
@@ -321,6 +324,7 @@ async def test_every_client_holding_a_connection_is_closed(tmp_path: Path) -> No
     closable, closed = _record_closes(container)
     kinds = {type(o).__name__ for o in closable}
     assert {"MadaraNodeClient", "AtlanticProverClient", "Web3FactRegistry", "EthereumSettlementClient"} <= kinds
+    assert ("SnsAlertClient" in kinds) is bool(on_aws)
     assert sum(isinstance(o, MadaraNodeClient) for o in closable) == 4, "node, SNOS RPC, backup, replay"
     await container.close()
     assert [type(o).__name__ for o in closable if id(o) not in closed] == []
