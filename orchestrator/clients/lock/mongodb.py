@@ -95,7 +95,7 @@ class MongoLockClient:
         return {
             "expires_at": datetime.fromtimestamp(expires, UTC),
             "expires_at_ts": expires,
-            "updated_at": datetime.fromtimestamp(now, UTC),
+            "updated_at": datetime.fromtimestamp(round(now), UTC),  # whole seconds, as the reference
         }
 
     async def acquire(self, key: str, owner: str, ttl_seconds: int, value: object = None) -> bool:
@@ -111,7 +111,7 @@ class MongoLockClient:
                         "_id": key,
                         "owner": owner,
                         "value": lock_value_to_doc(value),
-                        "created_at": datetime.fromtimestamp(now, UTC),
+                        "created_at": datetime.fromtimestamp(round(now), UTC),
                         **self._expiry(now, ttl_seconds),
                     }
                 )

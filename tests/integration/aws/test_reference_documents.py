@@ -200,7 +200,10 @@ async def test_an_unexpired_reference_lock_is_respected(deployment: Deployment) 
         assert await lock.holder("held") == "reference-pod"
         assert not await lock.acquire("held", "us", 60)
         assert await lock.holder(LOCK_KEY) is None  # the expired one
-        assert await lock.acquire(LOCK_KEY, "us", 60)
+        assert await lock.acquire(LOCK_KEY, "us", 60, {"Boolean": False})
+        taken = await deployment.raw["locks"].find_one({"_id": LOCK_KEY})
+        assert taken is not None and taken["owner"] == "us" and taken["value"] == {"Boolean": False}
+        assert {"expires_at", "created_at", "updated_at"} <= set(taken)
     finally:
         await lock.close()
 
