@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from orchestrator.core.models.queue import Layer
 
 PREFIX = "MADARA_ORCHESTRATOR_"
+#: a secret read from `NAME_FILE` is a key, a token or a URL: anything larger is a wrong path
+MAX_SECRET_FILE_BYTES = 64 * 1024
 
 
 class Profile(StrEnum):
@@ -55,9 +57,16 @@ class FileSecretsSource(PydanticBaseSettingsSource):
             if not path:
                 continue
             try:
-                content = Path(path).read_text().strip()
+                with Path(path).open("rb") as file:
+                    raw = file.read(MAX_SECRET_FILE_BYTES + 1)
             except OSError as exc:
                 raise ValueError(f"{env_name}_FILE: cannot read {path}: {exc.strerror}") from exc
+            if len(raw) > MAX_SECRET_FILE_BYTES:
+                raise ValueError(f"{env_name}_FILE: {path} is larger than {MAX_SECRET_FILE_BYTES} bytes")
+            try:
+                content = raw.decode().strip()
+            except UnicodeDecodeError:
+                raise ValueError(f"{env_name}_FILE: {path} is not UTF-8 text") from None
             if not content:
                 raise ValueError(f"{env_name}_FILE: {path} is empty")
             values[name] = content
@@ -72,6 +81,19 @@ def env_name_of(field_name: str, field: FieldInfo) -> str:
     if isinstance(alias, str):
         return alias
     return PREFIX + field_name.upper()
+
+
+def private_key(value: SecretStr | None) -> SecretStr | None:
+    """A 0x-prefixed hex key of 1..64 digits; the message never contains the value (the caller's
+    error names the variable)."""
+    if value is None:
+        return None
+    raw = value.get_secret_value().strip()
+    digits = raw[2:] if raw[:2].lower() == "0x" else ""
+    if not 0 < len(digits) <= 64 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        hidden = f"the {len(raw)}-character value is hidden"
+        raise ValueError(f"must be a 0x-prefixed hex key of at most 64 digits ({hidden})")
+    return SecretStr(raw)
 
 
 def _secret(default: Any = None, description: str = "") -> Any:
@@ -313,6 +335,11 @@ class SettlementSettings(_Area):
             raise ValueError("must be 0x-prefixed")
         return value
 
+    @field_validator("ethereum_private_key", "starknet_private_key")
+    @classmethod
+    def _key(cls, value: SecretStr | None) -> SecretStr | None:
+        return private_key(value)
+
 
 class DaSettings(_Area):
     area: ClassVar[str] = "da"
@@ -356,6 +383,11 @@ class ProverSettings(_Area):
         description="key of the mock prover's fact registrations (default: the Ethereum settlement key); a key "
         "of its own keeps its transactions from racing the settlement transactions for a nonce"
     )
+
+    @field_validator("mock_verifier_private_key")
+    @classmethod
+    def _key(cls, value: SecretStr | None) -> SecretStr | None:
+        return private_key(value)
 
     @field_validator("prover", mode="before")
     @classmethod
