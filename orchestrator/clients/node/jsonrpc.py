@@ -18,6 +18,7 @@ import aiohttp
 from orchestrator.clients.http import NO_RETRY, BreakerConfig, ServiceGuard, ServiceMetrics
 from orchestrator.core.errors import ServiceUnavailableError
 from orchestrator.core.madara.node import L2NodeError
+from orchestrator.core.redact import redact_url, scrub
 
 _UNAVAILABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -41,9 +42,9 @@ class RpcCall:
 
 def _check_status(url: str, status: int, body: str) -> None:
     if status in _UNAVAILABLE_STATUSES:
-        raise ServiceUnavailableError(f"{url} answered HTTP {status}: {body[:200]}")
+        raise ServiceUnavailableError(f"{redact_url(url)} answered HTTP {status}: {body[:200]}")
     if status >= 400:
-        raise L2NodeError(f"{url} answered HTTP {status}: {body[:200]}", code=status)
+        raise L2NodeError(f"{redact_url(url)} answered HTTP {status}: {body[:200]}", code=status)
 
 
 class JsonRpcClient:
@@ -91,7 +92,7 @@ class JsonRpcClient:
                 body = await response.text()
                 _check_status(url, response.status, body)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ServiceUnavailableError(f"{url}: {type(exc).__name__}: {exc}") from exc
+            raise ServiceUnavailableError(f"{redact_url(url)}: {type(exc).__name__}: {scrub(str(exc), url)}") from exc
         return _parse_json(url, body)
 
     async def _post(self, payload: Any, what: str) -> Any:
@@ -104,8 +105,9 @@ class JsonRpcClient:
                 body = await response.text()
                 _check_status(self.url, response.status, body)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            kind = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
-            raise ServiceUnavailableError(f"{what} at {self.url}: {kind}") from exc
+            detail = f"{type(exc).__name__}: {scrub(str(exc), self.url)}"
+            kind = "timed out" if isinstance(exc, TimeoutError) else detail
+            raise ServiceUnavailableError(f"{what} at {redact_url(self.url)}: {kind}") from exc
         return _parse_json(self.url, body)
 
     async def call(self, method: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
@@ -145,7 +147,7 @@ def _parse_json(url: str, body: str) -> Any:
     try:
         return json.loads(body)
     except json.JSONDecodeError as exc:
-        raise L2NodeError(f"{url} answered with invalid JSON: {body[:200]!r}") from exc
+        raise L2NodeError(f"{redact_url(url)} answered with invalid JSON: {body[:200]!r}") from exc
 
 
 def _result(method: str, answer: Any) -> Any:

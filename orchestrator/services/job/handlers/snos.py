@@ -24,6 +24,7 @@ from orchestrator.core.madara.snos import SnosError, SnosOutput, SnosRequest, Sn
 from orchestrator.core.models.job import JobItem, JobType
 from orchestrator.core.models.metadata import SnosMetadata
 from orchestrator.core.models.queue import Layer
+from orchestrator.core.redact import redact_url
 from orchestrator.services.job.handler import FatalJobError, RetryableJobError, Verification
 from orchestrator.services.job.handlers.bincode import encode_felts
 from orchestrator.services.job.handlers.common import required, specific
@@ -129,7 +130,7 @@ class SnosRunHandler:
         try:
             await rpc.probe.chain_id()
         except Exception as exc:  # any failure means the OS could not read blocks either
-            log.warning("SNOS RPC %s is unavailable (%s); job %s requeued", rpc.url, exc, job.id)
+            log.warning("SNOS RPC %s is unavailable (%s); job %s requeued", redact_url(rpc.url), exc, job.id)
             return SNOS_UNAVAILABLE_DELAY_SECONDS
         return None
 
@@ -155,7 +156,7 @@ class SnosRunHandler:
 
         rpc = self.rpc_for(job)
         if rpc is self.backup_rpc:
-            log.info("job %s is a retry: running SNOS against the backup RPC %s", job.id, rpc.url)
+            log.info("job %s is a retry: running SNOS against the backup RPC %s", job.id, redact_url(rpc.url))
         try:
             result = await self.runner.run(self.request(meta, rpc.url))
         except SnosError as exc:
