@@ -64,7 +64,7 @@ async def test_two_processes_drive_500_jobs_with_each_side_effect_once(tmp_path:
 async def test_sigkill_mid_processing_then_restart_heals_the_job(tmp_path: Path) -> None:
     effects = tmp_path / "effects.txt"
     short = {
-        "MADARA_ORCHESTRATOR_SNOS_JOB_TIMEOUT_SECONDS": "2",
+        "MADARA_ORCHESTRATOR_JOB_LEASE_SECONDS": "3",  # the killed worker's job heals 3 s after its last renewal
         "MADARA_ORCHESTRATOR_QUEUE_VISIBILITY_TIMEOUT_SECONDS": "3",
     }
     env = local_env(tmp_path, effects, **short)
