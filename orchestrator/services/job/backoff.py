@@ -32,4 +32,4 @@ def verification_delay(checks_done: int, first: int, polling: int) -> int:
     if checks_done <= 0:
         return min(first, polling)
     wait = wait_exponential(multiplier=max(1, first), max=max(1, polling))
-    return max(1, math.ceil(wait(_nth(checks_done + 1))))
+    return min(polling, max(1, math.ceil(wait(_nth(checks_done + 1)))))

@@ -43,7 +43,8 @@ def verification_budget(engine: JobEngine, job: JobItem, handler: JobHandler) ->
 def open_window(engine: JobEngine, job: JobItem, meta: JobMetadata) -> int:
     """Start a verification window now (after processing or an operator's re-verify); the delay of
     the first check."""
-    first = engine.params.first_verification_delay(job.job_type)
+    # Never later than the reference's first check (its polling delay), e.g. 0 s for a 0 s polling delay.
+    first = min(engine.params.first_verification_delay(job.job_type), _polling_delay(engine, job))
     meta.common.verification_since = engine.now()
     meta.common.verification_next_at = engine.clock() + first
     return first
@@ -57,6 +58,11 @@ def _early(engine: JobEngine, job: JobItem) -> bool:
     if common.verification_started_at is None or common.verification_started_at < common.verification_since:
         return False  # not checked yet in this window: the first message may come at any time
     return engine.clock() < common.verification_next_at - EARLY_TOLERANCE_SECONDS
+
+
+def _polling_delay(engine: JobEngine, job: JobItem) -> int:
+    handler = engine.handlers.get(job.job_type)
+    return handler.verification_polling_delay_seconds if handler is not None else 0
 
 
 async def verify_job(engine: JobEngine, job_id: uuid.UUID) -> None:
@@ -163,7 +169,8 @@ async def _still_pending(engine: JobEngine, job: JobItem, handler: JobHandler) -
     since = meta.common.verification_since if meta.common.verification_since is not None else engine.now()
     budget = verification_budget(engine, job, handler)
     remaining = since + budget - engine.now()
-    if remaining <= 0:
+    # A zero budget (a 0 s polling delay) falls back on the reference's attempt count.
+    if remaining <= 0 and (budget > 0 or meta.common.verification_attempt_no >= handler.max_verification_attempts):
         meta.common.verification_next_at = None
         job = await engine.write(job, JobStatus.VERIFICATION_TIMEOUT, meta)
         await engine.alerts.send_message(
@@ -173,7 +180,8 @@ async def _still_pending(engine: JobEngine, job: JobItem, handler: JobHandler) -
         return
     first = engine.params.first_verification_delay(job.job_type)
     delay = verification_delay(meta.common.verification_attempt_no, first, handler.verification_polling_delay_seconds)
-    delay = max(1, min(delay, remaining))  # the last check falls on the end of the budget
+    if budget > 0:
+        delay = max(1, min(delay, remaining))  # the last check falls on the end of the budget
     meta.common.verification_next_at = engine.clock() + delay
     job = await engine.write(job, metadata=meta)
     await engine.enqueue_verify(job, delay)

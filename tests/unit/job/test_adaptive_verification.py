@@ -112,3 +112,12 @@ async def test_a_second_flow_is_dropped_but_the_due_message_is_not() -> None:
     w.clock.advance(1.5)
     await w.engine.verify_job(job.id)  # the message that was due
     assert w.handler.verify_calls == checks + 1
+
+
+async def test_a_zero_polling_delay_checks_at_once_and_counts_attempts_as_the_reference() -> None:
+    w = make_world(pending_until(1000, polling=0, attempts=3))
+    job = await created(w)
+    await w.engine.process_job(job.id)
+    delays, elapsed = await run_checks(w, job)
+    assert delays == [0, 0, 0] and elapsed == 0
+    assert (await w.job(job)).status is JobStatus.VERIFICATION_TIMEOUT
