@@ -32,9 +32,11 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text()
+        return path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise CliError(f"{path} is not UTF-8 text") from None
 
 
 def _read_json(path: Path) -> Any:
@@ -42,6 +44,10 @@ def _read_json(path: Path) -> Any:
         return json.loads(_read_text(path))
     except json.JSONDecodeError as exc:
         raise CliError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    except RecursionError:
+        raise CliError(f"{path} is nested too deeply to be a state update") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise CliError(f"{path} is not valid JSON: {str(exc)[:200]}") from None
 
 
 def _version(text: str) -> StarknetVersion:

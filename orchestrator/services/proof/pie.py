@@ -19,6 +19,7 @@ import io
 import json
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +32,14 @@ ADDRESS_BYTES = 8
 OFFSET_BITS = 47
 OUTPUT_BUILTIN = "output"
 OUTPUT_BUILTIN_DATA = "output_builtin"
+
+
+#: limits checked on a member's declared size before it is unpacked
+MAX_MEMORY_BIN_BYTES = 4 << 30
+MAX_JSON_MEMBER_BYTES = 256 << 20
+#: real memory.bin files compress about 10:1; a bomb of zeros about 1000:1
+MAX_COMPRESSION_RATIO = 200
+RATIO_FREE_BYTES = 1 << 20
 
 
 class PieError(OrchestratorError, ValueError):
@@ -137,17 +146,35 @@ def _as_int(value: Any, what: str) -> int:
     raise PieError(f"{what}: expected an integer, got {value!r}")
 
 
+def read_member(archive: zipfile.ZipFile, name: str) -> bytes:
+    """One member, its declared size checked *before* it is unpacked (a 1 MB zip can hold a GiB of
+    zeros); KeyError when absent, PieError when too large, too compressed, encrypted or corrupt."""
+    info = archive.getinfo(name)
+    limit = MAX_MEMORY_BIN_BYTES if name.endswith("memory.bin") else MAX_JSON_MEMBER_BYTES
+    if info.file_size > limit:
+        raise PieError(f"{name} unpacks to {info.file_size} bytes, over the limit of {limit}")
+    if info.file_size > RATIO_FREE_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(1, info.compress_size):
+        ratio = info.file_size // max(1, info.compress_size)
+        raise PieError(f"{name} is compressed {ratio}:1 (over {MAX_COMPRESSION_RATIO}:1): refused as a zip bomb")
+    if info.flag_bits & 0x1:
+        raise PieError(f"{name} is encrypted")
+    try:
+        return archive.read(info)
+    except (RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise PieError(f"cannot unpack {name}: {exc}") from None
+
+
 def _read_json(archive: zipfile.ZipFile, name: str, *, required: bool = True) -> Any:
     try:
-        raw = archive.read(name)
+        raw = read_member(archive, name)
     except KeyError:
         if required:
             raise PieError(f"the PIE has no {name}") from None
         return {}
     try:
         return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PieError(f"{name} is not valid JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, nesting or integers too deep/long
+        raise PieError(f"{name} is not valid JSON: {str(exc)[:200]}") from None
 
 
 def _entry_name(archive: zipfile.ZipFile, name: str) -> str:
@@ -250,7 +277,7 @@ def read_cairo_pie(source: bytes | str | Path) -> CairoPie:
         archive = zipfile.ZipFile(stream)
     except FileNotFoundError as exc:
         raise PieError(f"no such file: {exc.filename}") from exc
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise PieError(f"not a Cairo PIE zip: {exc}") from exc
     with archive:
         metadata = _read_json(archive, _entry_name(archive, "metadata.json"))
@@ -259,7 +286,7 @@ def read_cairo_pie(source: bytes | str | Path) -> CairoPie:
         program = _program(metadata)
         field_bytes = (program.prime.bit_length() + 7) // 8
         try:
-            memory_bytes = archive.read(_entry_name(archive, "memory.bin"))
+            memory_bytes = read_member(archive, _entry_name(archive, "memory.bin"))
         except KeyError:
             raise PieError("the PIE has no memory.bin") from None
         additional = _read_json(archive, _entry_name(archive, "additional_data.json"), required=False)
