@@ -149,6 +149,11 @@ async def test_the_engine_continues_reference_jobs(deployment: Deployment, datab
     await engine.verify_job(SNOS_ID)
     snos = await database.get_job_by_id(SNOS_ID)
     assert snos is not None and snos.status is JobStatus.COMPLETED and handler.process_calls == 1
+    # The next trigger picks up from there: SnosRun 2 needs its proof, SnosRun 1 has one (the reference's).
+    successorless = await database.get_jobs_without_successor(
+        JobType.SNOS_RUN, JobStatus.COMPLETED, JobType.PROOF_CREATION
+    )
+    assert [j.internal_id for j in successorless] == [2]
 
     # Still the reference's documents: same ids, reference fields, extras only beside them.
     for job_id in (PROOF_ID, SNOS_ID):
@@ -185,6 +190,8 @@ async def test_batching_continues_from_the_reference_batches(
         (4, 8, 9, 2, SnosBatchStatus.OPEN),
     ]
     assert batches[2].id == BATCH_ID  # the reference's batch, updated in place
+    # The SnosRun trigger's next job: batch 3 (batches 1 and 2 have the reference's SnosRun jobs).
+    assert [b.index for b in await database.get_snos_batches_without_jobs(SnosBatchStatus.CLOSED, 10)] == [3]
     assert await deployment.raw["snos_batches"].count_documents({}) == 4
     lookup = await database.get_block_batch_lookup(9)
     assert lookup is not None and (lookup.snos_batch_index, lookup.aggregator_batch_index) == (4, 2)
