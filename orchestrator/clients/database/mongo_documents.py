@@ -31,7 +31,7 @@ from bson.binary import UuidRepresentation
 
 from orchestrator.core.models.batch import AggregatorBatch, SnosBatch
 from orchestrator.core.models.job import JobItem, JobItemUpdates, JobLease, JobStatus, JobType
-from orchestrator.core.models.metadata import CommonMetadata, JobMetadata, TxAttemptStatus
+from orchestrator.core.models.metadata import CommonMetadata, JobMetadata, StateUpdateMetadata, TxAttemptStatus
 
 Doc = dict[str, Any]
 
@@ -89,12 +89,12 @@ def int64s(value: Any) -> Any:
 
 
 def as_uuid(value: Any) -> uuid.UUID:
-    """A stored id: a UUID (standard representation), a Binary (subtype 4 or 3), 16 raw bytes (the
-    test server drops the subtype) or text (documents of earlier versions of this orchestrator)."""
+    """A stored id: a UUID (standard representation), a Binary subtype 4, 16 raw bytes (the test
+    server drops the subtype) or text (documents of earlier versions of this orchestrator)."""
     if isinstance(value, uuid.UUID):
         return value
-    if isinstance(value, Binary) and value.subtype in (3, 4):
-        return value.as_uuid(UuidRepresentation.STANDARD if value.subtype == 4 else UuidRepresentation.PYTHON_LEGACY)
+    if isinstance(value, Binary) and value.subtype == 4:
+        return value.as_uuid(UuidRepresentation.STANDARD)
     if isinstance(value, bytes) and len(value) == 16:
         return uuid.UUID(bytes=bytes(value))
     return uuid.UUID(str(value))
@@ -137,13 +137,13 @@ def metadata_to_doc(metadata: JobMetadata) -> tuple[Doc, Doc]:
     common = metadata.common.model_dump(mode="json")
     specific = metadata.specific.model_dump(mode="json")
     extras: Doc = {"common": {name: common.pop(name) for name in _PROJECT_COMMON}}
-    if specific["type"] == "StateUpdate":
+    if isinstance(metadata.specific, StateUpdateMetadata):
         attempts = specific["tx_attempts"]
         extras["tx_attempts"] = attempts
         specific["tx_attempts"] = [
             {k: a[k] for k in _REFERENCE_ATTEMPT} for a in attempts if a["status"] in _REFERENCE_ATTEMPT_STATUSES
         ]
-        tagged = metadata.specific.storage_artifacts_tagged_at  # type: ignore[union-attr]
+        tagged = metadata.specific.storage_artifacts_tagged_at
         specific["storage_artifacts_tagged_at"] = None if tagged is None else rfc3339(tagged)
     elif specific["type"] == "Aggregator":
         for name in _AGGREGATOR_STRINGS:
