@@ -13,6 +13,7 @@ BEGIN IMMEDIATE, so it holds the write lock from its first read and cannot lose 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -58,7 +59,10 @@ class SqliteConnection:
             self._executor = executor
 
     def _connect(self) -> sqlite3.Connection:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        # Private: the folder 700 and the file 600 before SQLite creates it (its -wal and -shm files take
+        # the database file's mode), whatever the umask.
+        self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600))
         # isolation_level=None: no implicit transactions; every transaction is explicit below.
         conn = sqlite3.connect(self._path, isolation_level=None, timeout=self._busy_timeout_ms / 1000)
         try:

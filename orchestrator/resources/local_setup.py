@@ -17,7 +17,7 @@ Report = Callable[[str, str, str], None]
 
 def _prepare(data_dir: Path) -> tuple[bool, set[str]]:
     existed = data_dir.is_dir()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: it holds the database and queue
     return existed, {p.name for p in data_dir.iterdir()}
 
 
