@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from orchestrator.core.errors import VersionConflictError
-from orchestrator.core.failure import FailureKind
+from orchestrator.core.errors import LeaseLostError, VersionConflictError
+from orchestrator.core.failure import FailureKind, causes
 from orchestrator.core.models.job import JobItem, JobStatus
 from orchestrator.services.job.backoff import transient_delay
 from orchestrator.services.job.params import RetryLater
@@ -27,7 +27,11 @@ log = logging.getLogger("orchestrator.job")
 
 
 async def after_failure(engine: JobEngine, job: JobItem, original_status: JobStatus, exc: Exception) -> None:
-    """Returns when a transient retry was scheduled; raises RetryLater for a real attempt."""
+    """Returns when a transient retry was scheduled or the job was lost; raises RetryLater for a real attempt."""
+    if any(isinstance(cause, VersionConflictError | LeaseLostError) for cause in causes(exc)):
+        # A handler wrapped the lost compare-and-swap of its own checkpoint: the job is someone else's now.
+        log.warning("job %s: this worker lost the job, stopping its attempt: %s", job.id, exc)
+        return
     since = job.metadata.common.transient_failure_since
     if engine.classify(exc) is FailureKind.TRANSIENT:
         since = since if since is not None else engine.now()

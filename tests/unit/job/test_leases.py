@@ -176,3 +176,29 @@ async def test_a_hung_handler_is_cancelled_at_its_timeout_and_retried_as_transie
     assert stored.metadata.common.process_attempt_no == 0, "a timed-out attempt is transient, not a real attempt"
     [(_, delay)] = w.queued(PROCESS_Q)
     assert 2 <= delay <= 4
+
+
+async def test_a_lost_checkpoint_wrapped_by_the_handler_still_ends_the_attempt_cleanly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from orchestrator.core.errors import VersionConflictError
+    from orchestrator.services.job.handler import RetryableJobError
+
+    w = make_world(lease_seconds=LEASE, lease_renew_seconds=3600)
+
+    async def run(job: JobItem) -> str:
+        stored = await w.job(job)
+        await w.db.update_job(stored, JobItemUpdates(status=JobStatus.CREATED))  # taken over meanwhile
+        try:
+            await w.engine.checkpoint(job)
+        except VersionConflictError as exc:  # e.g. the StateTransition handler wraps what it does not know
+            raise RetryableJobError(f"state update failed: {exc}") from exc
+        return "never"
+
+    w.handler.process = run
+    job = await created(w)
+    w.queue.sent.clear()
+    caplog.set_level(logging.WARNING)
+    await w.engine.process_job(job.id)
+    assert "lost the job" in caplog.text
+    assert w.queue.sent == [], "no retry is scheduled for a job this worker no longer owns"
