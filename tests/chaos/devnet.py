@@ -197,8 +197,12 @@ class ChaosDevnet:
         self.env.update(self.chaos_env)
         self.env["CHAOS_RUNS_FILE"] = str(self.runs_file)
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-        await asyncio.to_thread(orchestrator_setup, self.env, self.data_dir / "setup.log")
+        await self._setup_orchestrator()
         self.started_at = time.monotonic()
+
+    async def _setup_orchestrator(self) -> None:
+        """`orchestrator setup` for the local profile (the aws variant overrides it)."""
+        await asyncio.to_thread(orchestrator_setup, self.env, self.data_dir / "setup.log")
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started_at

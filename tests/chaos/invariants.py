@@ -162,4 +162,25 @@ async def figures(devnet: ChaosDevnet, jobs: list[JobItem], runs: list[Run], ope
         "wasted_fact_registration_txs": verifier_txs - aggregators,
         "proxy": None if proxy is None else proxy.line(),
         "kills": len(devnet.kills_file.read_text().splitlines()) if devnet.kills_file.exists() else 0,
+        "injected_in_processes": injected(devnet),
     }
+
+
+#: the log lines of tests/chaos/faults.py, by kind of fault
+INJECTED = {
+    "failed before reaching the client": "call failed",
+    "its reply is lost": "reply lost",
+    "answered 503": "503",
+    "starts": "delayed",
+}
+
+
+def injected(devnet: ChaosDevnet) -> dict[str, int]:
+    """How many faults the orchestrator processes injected into themselves (from their logs)."""
+    counts: Counter[str] = Counter()
+    for process in devnet.processes:
+        text = process.log_path.read_text(errors="replace") if process.log_path.exists() else ""
+        for line in text.splitlines():
+            if "WARNING" in line and "tests.chaos.faults" in line:
+                counts.update(kind for marker, kind in INJECTED.items() if marker in line)
+    return dict(counts)

@@ -55,8 +55,8 @@ class Outcome:
         return "\n".join(problems) or None
 
 
-async def run(scenario: Scenario, data_dir: Path) -> Outcome:
-    async with ChaosDevnet(data_dir, scenario.blocks, scenario.plan, scenario.tunables, scenario.chaos_env) as devnet:
+async def run(scenario: Scenario, data_dir: Path, devnet_class: type[ChaosDevnet] = ChaosDevnet) -> Outcome:
+    async with devnet_class(data_dir, scenario.blocks, scenario.plan, scenario.tunables, scenario.chaos_env) as devnet:
         print(f"[chaos] {scenario.name}: data {devnet.data_dir}", flush=True)
         for _ in range(scenario.processes):
             await devnet.start_orchestrator()

@@ -24,8 +24,8 @@ from tests.chaos.scenario import Scenario, WindowFaults, is_settlement_broadcast
 pytestmark = [pytest.mark.chaos, pytest.mark.services, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
-def check(scenario: Scenario, data_dir: Path) -> None:
-    outcome = asyncio.run(run(scenario, data_dir))
+def check(scenario: Scenario, data_dir: Path, devnet_class: type[ChaosDevnet] = ChaosDevnet) -> None:
+    outcome = asyncio.run(run(scenario, data_dir, devnet_class))
     failure = outcome.failure()
     assert failure is None, f"{scenario.name} (data in {data_dir}):\n{failure}\n{outcome.report.text()}"
 
@@ -141,9 +141,34 @@ def test_snos_run_slower_than_the_stale_lock_timeout(tmp_path: Path, devnet_tool
 def test_queue_receive_and_database_calls_failing_intermittently(tmp_path: Path, devnet_tools: None) -> None:
     chaos_env = {
         "CHAOS_SEED": "6",
-        "CHAOS_DB_FAIL_RATE": "0.02",
-        "CHAOS_DB_LOST_REPLY_RATE": "0.01",
+        "CHAOS_DB_FAIL_RATE": "0.04",
+        "CHAOS_DB_LOST_REPLY_RATE": "0.02",
         "CHAOS_QUEUE_FAIL_RATE": "0.10",
-        "CHAOS_QUEUE_LOST_REPLY_RATE": "0.01",
+        "CHAOS_QUEUE_LOST_REPLY_RATE": "0.02",
     }
     check(Scenario("queue-and-db-faults", chaos_env=chaos_env), tmp_path)
+
+
+def test_aws_profile_localstack_frozen_30s_and_mongodb_restarted(tmp_path: Path, devnet_tools: None) -> None:
+    """Two processes on the aws profile; LocalStack SIGSTOPped for 30 s, later the MongoDB server restarted."""
+    pytest.importorskip("infra.devnet.aws", reason="the aws-profile devnet is not in this tree")
+    from tests.chaos.aws import AwsChaosDevnet
+
+    faults: dict[str, Any] = {}
+
+    async def during(devnet: ChaosDevnet) -> None:
+        assert isinstance(devnet, AwsChaosDevnet)
+        await asyncio.sleep(30)  # the fault schedule
+        faults["localstack_frozen_at"] = round(devnet.elapsed(), 1)
+        await devnet.freeze_localstack(30)
+        while not any(j.job_type is JobType.STATE_TRANSITION for j in await devnet.jobs()):
+            await asyncio.sleep(1)
+        faults["mongodb_restarted_at"] = round(devnet.elapsed(), 1)
+        await devnet.restart_mongo()
+        faults["mongodb_back_at"] = round(devnet.elapsed(), 1)
+
+    scenario = Scenario(
+        "aws-localstack-frozen-mongodb-restarted", processes=2, during=during, timeout=1500, notes=faults
+    )
+    check(scenario, tmp_path, devnet_class=AwsChaosDevnet)
+    assert "mongodb_back_at" in faults, f"the faults did not all happen: {faults}"

@@ -13,7 +13,7 @@ import pytest
 
 from orchestrator.core.errors import ServiceUnavailableError
 from tests.chaos.faults import OutageWindow, inject_delay, inject_failures, inject_outage, record_runs
-from tests.chaos.invariants import Run, overlapping_runs, read_runs
+from tests.chaos.invariants import Run, injected, overlapping_runs, read_runs
 from tests.chaos.scenario import WindowFaults, is_settlement_broadcast
 
 
@@ -135,3 +135,14 @@ def test_the_node_window_serves_503_only_while_open() -> None:
     faults = WindowFaults(OutageWindow(time.time() - 1, 60))
     assert faults.take("POST /") is not None and faults.served["503"] == 1
     assert WindowFaults(OutageWindow(time.time() + 60, 60)).take("POST /") is None
+
+
+def test_injected_faults_are_counted_from_the_processes_logs(tmp_path: Path) -> None:
+    log = tmp_path / "orchestrator-1.log"
+    log.write_text(
+        "2026-11-29 16:57:54,488 WARNING tests.chaos.faults: chaos: X.receive failed before reaching the client (1)\n"
+        "2026-11-29 16:57:54,489 WARNING tests.chaos.faults: chaos: X.update_job took effect, its reply is lost (1)\n"
+        "2026-11-29 16:57:54,490 WARNING orchestrator.job: job 1 failed transiently (chaos: injected)\n"
+    )
+    devnet: Any = SimpleNamespace(processes=[SimpleNamespace(log_path=log)])
+    assert injected(devnet) == {"call failed": 1, "reply lost": 1}
