@@ -7,7 +7,7 @@ reference's OTLP → Prometheus path gives them. No label ever carries a job id 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -49,17 +49,15 @@ _BREAKER_STATES = ("closed", "half_open", "open")
 #: the reference's per-prover names for the API counters of these services
 _PROVER_PREFIX = {"atlantic": "atlantic", "sharp": "sharp"}
 
-ServiceSnapshots = Callable[[], list[dict[str, Any]]]
-
 
 class _ServiceCollector(Collector):
-    """Reads the clients' counters and breaker states when Prometheus scrapes."""
+    """The clients' counters and breaker states, as read at scrape time."""
 
-    def __init__(self) -> None:
-        self.sources: list[ServiceSnapshots] = []
+    def __init__(self, snapshots: list[dict[str, Any]]) -> None:
+        self.snapshots = snapshots
 
     def collect(self) -> Iterator[Metric]:
-        snapshots = [s for source in self.sources for s in source()]
+        snapshots = self.snapshots
         state = GaugeMetricFamily(
             "circuit_breaker_state", "1 for the breaker's current state", labels=["service", "state"]
         )
@@ -98,8 +96,6 @@ class PrometheusMetrics:
         self._histograms = {
             n: Histogram(n, h, labels, buckets=b, registry=self.registry) for n, (h, labels, b) in HISTOGRAMS.items()
         }
-        self._services = _ServiceCollector()
-        self.registry.register(self._services)
 
     @staticmethod
     def _child(family: Any, labels: Mapping[str, str]) -> Any:
@@ -114,9 +110,12 @@ class PrometheusMetrics:
     def observe(self, name: str, labels: Mapping[str, str], value: float) -> None:
         self._child(self._histograms[name], labels).observe(value)
 
-    def watch_services(self, source: ServiceSnapshots) -> None:
-        """Expose `source()`'s service counters and breaker states (the latest source replaces older ones)."""
-        self._services.sources = [source]
-
-    def exposition(self) -> tuple[bytes, str]:
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+    def exposition(self, services: list[dict[str, Any]] | None = None) -> tuple[bytes, str]:
+        """The process's metrics, plus the given service snapshots (the caller's clients: the process-wide
+        registry keeps no reference to them)."""
+        body = generate_latest(self.registry)
+        if services:
+            scrape = CollectorRegistry(auto_describe=False)
+            scrape.register(_ServiceCollector(services))
+            body += generate_latest(scrape)
+        return body, CONTENT_TYPE_LATEST

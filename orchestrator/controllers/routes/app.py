@@ -41,7 +41,7 @@ async def metrics(request: web.Request, p: NoParams) -> web.Response:
     telemetry = request.app[PROMETHEUS]
     for queue, depth in (await request.app[OPS].queue_depths()).items():
         telemetry.gauge("job_queue_depth", {"queue": queue.value}, depth)
-    body, content_type = telemetry.prometheus.exposition()
+    body, content_type = telemetry.prometheus.exposition(request.app[SERVICE_METRICS]())
     return web.Response(body=body, headers={"Content-Type": content_type})
 
 
@@ -166,8 +166,7 @@ def create_app(
     app[OPS] = operations or OperationsService(engine, max_priority_queue_size, lock=batching_lock)
     app[SECURITY] = security
     app[SERVICE_METRICS] = service_metrics
-    app[PROMETHEUS] = app[TELEMETRY] = telemetry = telemetry or process_telemetry()
-    telemetry.prometheus.watch_services(service_metrics)
+    app[PROMETHEUS] = app[TELEMETRY] = telemetry or process_telemetry()
     routes = [*BASE_ROUTES, *OPERATION_ROUTES, *STATUS_ROUTES, *extra_routes]
     app[_SPEC] = openapi_document(extra_routes)
     _register(app, routes)
