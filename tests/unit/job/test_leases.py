@@ -202,3 +202,36 @@ async def test_a_lost_checkpoint_wrapped_by_the_handler_still_ends_the_attempt_c
     await w.engine.process_job(job.id)
     assert "lost the job" in caplog.text
     assert w.queue.sent == [], "no retry is scheduled for a job this worker no longer owns"
+
+
+async def test_a_lease_is_never_renewed_past_the_handler_timeout_plus_one_lease() -> None:
+    handler, started, release = blocking_handler()
+    w = make_world(
+        handler, lease_seconds=LEASE, lease_renew_seconds=0.01, handler_timeout_seconds={JobType.SNOS_RUN: 100}
+    )
+    job = await created(w)
+    first = asyncio.create_task(w.engine.process_job(job.id))
+    await asyncio.wait_for(started.wait(), 5)
+    begun = (await w.job(job)).metadata.common.process_started_at
+    assert begun is not None
+    w.clock.advance(1000)  # the clock says the handler overran its timeout (a stuck worker)
+    version = (await w.job(job)).version
+
+    async def renewed_after_the_jump() -> bool:
+        return (await w.job(job)).version > version + 1
+
+    await wait_for(renewed_after_the_jump)
+    lease = (await w.job(job)).lease
+    assert lease is not None and lease.expires_at.timestamp() <= begun + 100 + LEASE
+
+    # So another worker may take the job over, and the stuck one stops at its next renewal.
+    second = asyncio.create_task(w.second_engine().process_job(job.id))
+
+    async def taken_over() -> bool:
+        return handler.process_calls == 2
+
+    await wait_for(taken_over)
+    await asyncio.wait_for(first, 5)  # cancelled by its lease keeper, without writing
+    release.set()
+    await asyncio.wait_for(second, 5)
+    assert (await w.job(job)).status is JobStatus.PENDING_VERIFICATION
