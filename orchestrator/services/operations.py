@@ -52,6 +52,9 @@ class SettlementStatus:
     aggregator_proof_jobs: list[JobItem]
 
 
+BATCH_STAGES = (JobType.SNOS_RUN, JobType.PROOF_CREATION, JobType.PROOF_REGISTRATION, JobType.DATA_SUBMISSION)
+
+
 def _settles_batch(job: JobItem, index: int) -> bool:
     specific = job.metadata.specific
     if not isinstance(specific, StateUpdateMetadata):
@@ -187,10 +190,16 @@ class OperationsService:
         aggregator = await self._db.get_aggregator_batch_for_block(block)
         jobs = await self._db.get_jobs_by_block_number(block)
         proof_jobs: list[JobItem] = []
+        known = {j.id for j in jobs}
+        if snos is not None:
+            # A SNOS batch's proving, registration and DA jobs carry its index (and name only its first block).
+            for job_type in BATCH_STAGES:
+                found = await self._db.get_jobs_by_internal_ids_and_type([snos.index], job_type)
+                jobs.extend(j for j in found if j.id not in known)
+            known = {j.id for j in jobs}
         if aggregator is not None:
             proof_jobs = await self._db.get_jobs_by_internal_ids_and_type([aggregator.index], JobType.AGGREGATOR)
             # On L2 a state transition settles a whole aggregator batch: its internal id is the batch index.
-            known = {j.id for j in jobs}
             settling = await self._db.get_jobs_by_internal_ids_and_type([aggregator.index], JobType.STATE_TRANSITION)
             jobs.extend(j for j in settling if j.id not in known and _settles_batch(j, aggregator.index))
         if snos is None and aggregator is None and not jobs:

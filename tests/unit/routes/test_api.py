@@ -7,6 +7,7 @@ import pytest
 from orchestrator.bootstrap import Container
 from orchestrator.core.models.batch import AggregatorBatch, AggregatorBatchStatus, SnosBatch
 from orchestrator.core.models.job import JobStatus, JobType
+from orchestrator.core.models.metadata import ProvingInputType, ProvingMetadata
 from orchestrator.core.models.queue import QueueType
 from tests.unit.routes.conftest import AUTH, ApiFactory, new_job
 
@@ -100,8 +101,6 @@ async def test_deprecated_get_needs_the_token_and_head_does_not_run_it(api: ApiF
 
 async def test_verify_without_a_handler_is_409_and_changes_nothing(api: ApiFactory, container: Container) -> None:
     # Before: the route wrote PendingVerification, then failed to find the handler and answered 500.
-    from orchestrator.core.models.metadata import ProvingInputType, ProvingMetadata
-
     meta = ProvingMetadata(block_number=3, input_path=ProvingInputType.cairo_pie("3/cairo_pie.zip"))
     job = await container.engine.create_job(JobType.PROOF_CREATION, 3, meta)
     assert job is not None
@@ -157,6 +156,10 @@ async def test_settlement_status_of_a_block(api: ApiFactory, container: Containe
     await container.database.update_or_create_snos_batch(
         SnosBatch(index=5, aggregator_batch_index=1, start_block=5, end_block=6, num_blocks=2)
     )
+    # The batch's proof job names only the batch's first block; block 6 still shows it.
+    meta = ProvingMetadata(block_number=5, input_path=ProvingInputType.cairo_pie("5/cairo_pie.zip"))
+    proof = await container.engine.create_job(JobType.PROOF_CREATION, 5, meta)
+    assert proof is not None
     client = await api()
     r = await client.get("/blocks/settlement-status/6")
     assert r.status == 200, await r.text()
@@ -164,7 +167,7 @@ async def test_settlement_status_of_a_block(api: ApiFactory, container: Containe
     assert data["block_number"] == 6
     assert data["snos_batch"]["index"] == 5 and data["snos_batch"]["aggregator_batch_index"] == 1
     assert data["aggregator_batch"]["index"] == 1 and "aggregator_input_size_upper_bound" in data["aggregator_batch"]
-    assert [j["id"] for j in data["block_jobs"]] == [str(job.id)]
+    assert sorted(j["id"] for j in data["block_jobs"]) == sorted([str(job.id), str(proof.id)])
     assert isinstance(data["block_jobs"][0]["created_at"], int) and "timestamps" in data["block_jobs"][0]
     assert data["aggregator_proof_jobs"] == []
     r = await client.get("/api/v1/blocks/settlement-status/500")
