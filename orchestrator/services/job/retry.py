@@ -12,21 +12,18 @@ message given back (RetryLater), so the dead-letter queue bounds these.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from orchestrator.core.errors import LeaseLostError, VersionConflictError
 from orchestrator.core.failure import FailureKind, causes
 from orchestrator.core.models.job import JobItem, JobStatus
 from orchestrator.services.job.backoff import transient_delay
 from orchestrator.services.job.params import RetryLater
-
-if TYPE_CHECKING:
-    from orchestrator.services.job.engine import JobEngine
+from orchestrator.services.job.ports import Engine
 
 log = logging.getLogger("orchestrator.job")
 
 
-async def after_failure(engine: JobEngine, job: JobItem, original_status: JobStatus, exc: Exception) -> None:
+async def after_failure(engine: Engine, job: JobItem, original_status: JobStatus, exc: Exception) -> None:
     """Returns when a transient retry was scheduled or the job was lost; raises RetryLater for a real attempt."""
     if any(isinstance(cause, VersionConflictError | LeaseLostError) for cause in causes(exc)):
         # A handler wrapped the lost compare-and-swap of its own checkpoint: the job is someone else's now.
@@ -47,7 +44,7 @@ async def after_failure(engine: JobEngine, job: JobItem, original_status: JobSta
     raise RetryLater(reason, engine.params.retry_delay_seconds) from exc
 
 
-async def _retry_transient(engine: JobEngine, job: JobItem, status: JobStatus, since: int, exc: Exception) -> None:
+async def _retry_transient(engine: Engine, job: JobItem, status: JobStatus, since: int, exc: Exception) -> None:
     meta = job.metadata.model_copy(deep=True)
     meta.common.process_attempt_no -= 1  # not a real attempt
     meta.common.process_started_at = None

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from orchestrator.core.models.job import JobStatus
-
-if TYPE_CHECKING:
-    from orchestrator.services.job.engine import JobEngine
+from orchestrator.services.job.ports import Engine
 
 log = logging.getLogger("orchestrator.job")
 
@@ -22,7 +19,7 @@ _SWEPT = (
 )
 
 
-async def sweep_lost_jobs(engine: JobEngine, limit: int = 200) -> int:
+async def sweep_lost_jobs(engine: Engine, limit: int = 200) -> int:
     """Re-enqueue jobs that have not moved for longer than any message could have been in flight.
 
     Duplicates are harmless: a message only acts on a job in a status it applies to, and claiming is

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING
 
 from orchestrator.core.errors import LeaseLostError, VersionConflictError
 from orchestrator.core.failure import FailureKind
@@ -23,9 +22,7 @@ from orchestrator.core.models.metadata import JobMetadata
 from orchestrator.services.job.backoff import transient_delay, verification_delay
 from orchestrator.services.job.handler import FatalJobError, JobHandler, Verification
 from orchestrator.services.job.params import VERIFIABLE
-
-if TYPE_CHECKING:
-    from orchestrator.services.job.engine import JobEngine
+from orchestrator.services.job.ports import Engine
 
 log = logging.getLogger("orchestrator.job")
 
@@ -33,14 +30,14 @@ log = logging.getLogger("orchestrator.job")
 EARLY_TOLERANCE_SECONDS = 0.5
 
 
-def verification_budget(engine: JobEngine, job: JobItem, handler: JobHandler) -> int:
+def verification_budget(engine: Engine, job: JobItem, handler: JobHandler) -> int:
     configured = engine.params.verification_budget_seconds.get(job.job_type)
     if configured is not None:
         return configured
     return handler.max_verification_attempts * handler.verification_polling_delay_seconds
 
 
-def open_window(engine: JobEngine, job: JobItem, meta: JobMetadata) -> int:
+def open_window(engine: Engine, job: JobItem, meta: JobMetadata) -> int:
     """Start a verification window now (after processing or an operator's re-verify); the delay of
     the first check."""
     # Never later than the reference's first check (its polling delay), e.g. 0 s for a 0 s polling delay.
@@ -50,7 +47,7 @@ def open_window(engine: JobEngine, job: JobItem, meta: JobMetadata) -> int:
     return first
 
 
-def _early(engine: JobEngine, job: JobItem) -> bool:
+def _early(engine: Engine, job: JobItem) -> bool:
     """A message that comes well before the next check of a job already checked in this window."""
     common = job.metadata.common
     if common.verification_next_at is None or common.verification_since is None:
@@ -60,12 +57,12 @@ def _early(engine: JobEngine, job: JobItem) -> bool:
     return engine.clock() < common.verification_next_at - EARLY_TOLERANCE_SECONDS
 
 
-def _polling_delay(engine: JobEngine, job: JobItem) -> int:
+def _polling_delay(engine: Engine, job: JobItem) -> int:
     handler = engine.handlers.get(job.job_type)
     return handler.verification_polling_delay_seconds if handler is not None else 0
 
 
-async def verify_job(engine: JobEngine, job_id: uuid.UUID) -> None:
+async def verify_job(engine: Engine, job_id: uuid.UUID) -> None:
     job = await engine.load(job_id)
     if job.status is JobStatus.COMPLETED:
         return
@@ -100,7 +97,7 @@ async def verify_job(engine: JobEngine, job_id: uuid.UUID) -> None:
         log.warning("job %s changed while it was verified; leaving it to its new owner", job.id)
 
 
-async def _ask(engine: JobEngine, job: JobItem, handler: JobHandler) -> Verification | None:
+async def _ask(engine: Engine, job: JobItem, handler: JobHandler) -> Verification | None:
     """The handler's answer; None when a transient failure was scheduled for a later check."""
     try:
         return await engine.run_timed(handler.verify_job(job), engine.params.handler_timeout(job.job_type))
@@ -121,7 +118,7 @@ async def _ask(engine: JobEngine, job: JobItem, handler: JobHandler) -> Verifica
         return Verification.rejected(f"verification failed: {exc}")
 
 
-async def _retry_transient(engine: JobEngine, job: JobItem, since: int, exc: Exception) -> None:
+async def _retry_transient(engine: Engine, job: JobItem, since: int, exc: Exception) -> None:
     meta = job.metadata.model_copy(deep=True)
     meta.common.transient_failure_since = since
     meta.common.transient_failure_count += 1
@@ -139,7 +136,7 @@ async def _retry_transient(engine: JobEngine, job: JobItem, since: int, exc: Exc
     await engine.enqueue_verify(job, delay)
 
 
-async def _apply(engine: JobEngine, job: JobItem, handler: JobHandler, result: Verification) -> None:
+async def _apply(engine: Engine, job: JobItem, handler: JobHandler, result: Verification) -> None:
     meta = job.metadata
     if result.status is JobVerificationStatus.VERIFIED:
         meta.common.verification_completed_at = engine.now()
@@ -164,7 +161,7 @@ async def _apply(engine: JobEngine, job: JobItem, handler: JobHandler, result: V
         await _still_pending(engine, job, handler)
 
 
-async def _still_pending(engine: JobEngine, job: JobItem, handler: JobHandler) -> None:
+async def _still_pending(engine: Engine, job: JobItem, handler: JobHandler) -> None:
     meta = job.metadata
     since = meta.common.verification_since if meta.common.verification_since is not None else engine.now()
     budget = verification_budget(engine, job, handler)
