@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from prometheus_client import CollectorRegistry
@@ -33,6 +34,7 @@ from tests.unit.routes.conftest import new_job
 class Collector:
     spans: list[tuple[str, str, dict[str, str], str]] = field(default_factory=list)  # name, trace, attrs, service
     metric_names: set[str] = field(default_factory=set)
+    log_traces: list[tuple[str, str]] = field(default_factory=list)  # (body, trace id) of each log record
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def traces(self, request: web.Request) -> web.Response:
@@ -54,6 +56,10 @@ class Collector:
         return web.Response(content_type="application/x-protobuf")
 
     async def logs(self, request: web.Request) -> web.Response:
+        message = ExportLogsServiceRequest.FromString(await request.read())
+        for rl in message.resource_logs:
+            for sl in rl.scope_logs:
+                self.log_traces.extend((r.body.string_value, r.trace_id.hex()) for r in sl.log_records)
         return web.Response(content_type="application/x-protobuf")
 
 
@@ -77,7 +83,7 @@ class _RecordingHandler(CountingHandler):
 
     async def process_job(self, job: JobItem) -> str | int:
         self.seen.append(current_trace_id.get())
-        logging.getLogger("orchestrator.test").info("processing %s", job.id)
+        logging.getLogger("orchestrator.test").warning("processing %s", job.id)
         return await super().process_job(job)
 
 
@@ -119,6 +125,7 @@ async def test_job_run_and_http_request_spans_arrive_with_their_trace_ids(
     http_spans = [s for s in sink.spans if s[0] == "http_request"]
     assert [(s[1], s[2]["path"]) for s in http_spans] == [("ef" * 16, "/jobs")]
     assert "failed_jobs" in sink.metric_names
+    assert (f"processing {job.id}", run_trace) in sink.log_traces, "the run's log line carries its trace id"
 
 
 def test_json_logs_carry_the_trace_id() -> None:
