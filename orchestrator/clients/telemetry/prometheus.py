@@ -46,8 +46,11 @@ HISTOGRAMS: dict[str, tuple[str, tuple[str, ...], tuple[float, ...]]] = {
 }
 
 _BREAKER_STATES = ("closed", "half_open", "open")
-#: the reference's per-prover names for the API counters of these services
-_PROVER_PREFIX = {"atlantic": "atlantic", "sharp": "sharp"}
+#: the reference's per-prover names (§11.4) for the API counters of these services: name -> snapshot key
+_PROVER_NAMES = {
+    "atlantic": {"atlantic_api_calls": "calls", "atlantic_api_errors": "failures", "atlantic_api_retries": "retries"},
+    "sharp": {"sharp_api_calls": "calls", "sharp_retries": "retries"},
+}
 
 
 class _ServiceCollector(Collector):
@@ -76,15 +79,11 @@ class _ServiceCollector(Collector):
             for family, key in ((calls, "calls"), (errors, "failures"), (retries, "retries")):
                 for operation, value in dict(snap.get(key, {})).items():
                     family.add_metric([service, operation], float(value))
-            prefix = _PROVER_PREFIX.get(service)
-            if prefix is not None:
-                for suffix, key in (("api_calls", "calls"), ("api_errors", "failures"), ("api_retries", "retries")):
-                    name = f"{prefix}_{suffix}"
-                    family = prover.setdefault(
-                        name, CounterMetricFamily(name, f"{prefix} API {key}", labels=["operation"])
-                    )
-                    for operation, value in dict(snap.get(key, {})).items():
-                        family.add_metric([operation], float(value))
+            for name, key in _PROVER_NAMES.get(service, {}).items():
+                help_text = f"{service} API {key}"
+                family = prover.setdefault(name, CounterMetricFamily(name, help_text, labels=["operation"]))
+                for operation, value in dict(snap.get(key, {})).items():
+                    family.add_metric([operation], float(value))
         yield from (state, opened, calls, errors, retries, *prover.values())
 
 
