@@ -22,7 +22,7 @@ from orchestrator.controllers.cli.errors import CliError, CliFailure
 from orchestrator.controllers.cli.logs import configure_logging
 from orchestrator.controllers.cli.options import load_from_cli, settings_options
 from orchestrator.controllers.routes.health import Check, use_health_sources
-from orchestrator.controllers.routes.server import GuardedAppRunner, build_api
+from orchestrator.controllers.routes.server import GuardedAppRunner, build_api, quiet_resource_errors
 from orchestrator.controllers.workers.supervision import RestartPolicy
 from orchestrator.controllers.workers.supervisor import WorkerParams, WorkerSupervisor, reference_concurrency
 from orchestrator.core.errors import ConfigError
@@ -124,6 +124,7 @@ async def serve(
     )
     app = build_api(container, settings)
     use_health_sources(app, supervisor.loop_states, readiness_checks(container))
+    quiet_resource_errors(loop)
     runner = GuardedAppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.server.host, settings.server.port)

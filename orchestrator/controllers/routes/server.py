@@ -149,3 +149,21 @@ def build_api(container: Container, settings: Settings) -> web.Application:
         operations=operations,
         security=security,
     )
+
+
+def quiet_resource_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """Out of file descriptors, asyncio's accept loop reports every retry with a traceback; one line
+    each is enough (the connection cap keeps the API itself below the limit)."""
+    previous = loop.get_exception_handler()
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and "out of system resource" in str(context.get("message", "")):
+            log.warning("%s: %s", context["message"], exc.strerror or exc)
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handle)

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from orchestrator.bootstrap import Container
 from orchestrator.controllers.routes.app import create_app
-from orchestrator.controllers.routes.server import ConnectionLimits, GuardedAppRunner
+from orchestrator.controllers.routes.server import ConnectionLimits, GuardedAppRunner, quiet_resource_errors
 
 DEADLINE = 5.0
 
@@ -80,3 +80,17 @@ async def test_malformed_http_gets_the_envelope_and_one_log_line(
     assert reply.endswith(b'{"success": false, "message": "Malformed HTTP request"}')
     records = [r for r in caplog.records if r.name.startswith(("orchestrator", "aiohttp"))]
     assert len(records) == 1 and records[0].exc_info is None and "malformed request" in records[0].getMessage()
+
+
+async def test_out_of_descriptors_is_one_line_per_retry(caplog: pytest.LogCaptureFixture) -> None:
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    try:
+        quiet_resource_errors(loop)
+        error = OSError(24, "Too many open files")
+        with caplog.at_level(logging.DEBUG):
+            loop.call_exception_handler({"message": "socket.accept() out of system resource", "exception": error})
+        (record,) = [r for r in caplog.records if "out of system resource" in r.getMessage()]
+        assert record.exc_info is None and "Too many open files" in record.getMessage()
+    finally:
+        loop.set_exception_handler(previous)
