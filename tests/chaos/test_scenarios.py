@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from infra.devnet.faulty_proxy import FaultPlan
+from orchestrator.config import ServiceSettings
 from orchestrator.core.models.job import JobStatus, JobType
 from tests.chaos.devnet import ChaosDevnet
 from tests.chaos.faults import OutageWindow
@@ -93,19 +94,20 @@ def test_l1_rpc_with_503s_drops_after_forwarding_and_a_30s_outage(tmp_path: Path
 
 
 def test_l2_node_and_prover_answer_503_for_60s(tmp_path: Path, devnet_tools: None) -> None:
-    """The recorded node (its Faults) and the in-process mock prover (FaultyProver) are down together,
-    from 20 s after the orchestrator started (SNOS runs, proofs are created) for 60 s."""
+    """The recorded node (its Faults) and the in-process mock prover (`inject_outage`) are down together
+    for 60 s, from the moment the first SnosRun job exists (its run reads the node; proofs follow)."""
     window_file = tmp_path / "prover_outage.txt"
     figures: dict[str, Any] = {}
 
     async def during(devnet: ChaosDevnet) -> None:
         assert devnet.node is not None
-        await asyncio.sleep(20)  # the fault schedule
+        while not any(j.job_type is JobType.SNOS_RUN for j in await devnet.jobs()):
+            await asyncio.sleep(0.2)
         window = OutageWindow(time.time(), 60)
         window.write(window_file)
         devnet.node.faults = WindowFaults(window)
         figures["outage_started_at"] = round(devnet.elapsed(), 1)
-        await asyncio.sleep(61)
+        await asyncio.sleep(61)  # the outage's length
         figures["node_503s"] = devnet.node.faults.served.get("503", 0)
 
     chaos_env = {"CHAOS_PROVER_OUTAGE_FILE": str(window_file)}
@@ -113,9 +115,17 @@ def test_l2_node_and_prover_answer_503_for_60s(tmp_path: Path, devnet_tools: Non
     assert figures.get("node_503s", 0) > 0, f"the node outage did not hit any request: {figures}"
 
 
+def stale_after_20s() -> dict[str, str]:
+    """The setting after which a running job counts as abandoned: the lease (renewed while the handler
+    runs) where there is one, else the old stale-lock limit (which was SNOS_JOB_TIMEOUT_SECONDS)."""
+    if "job_lease_seconds" in ServiceSettings.model_fields:
+        return {"JOB_LEASE_SECONDS": "20"}
+    return {"SNOS_JOB_TIMEOUT_SECONDS": "20"}
+
+
 def test_snos_run_slower_than_the_stale_lock_timeout(tmp_path: Path, devnet_tools: None) -> None:
-    """The first SNOS batch takes 45 s, more than its 20 s lease (renewed while it runs); a duplicate process
-    message comes after 25 s and must not start a second run."""
+    """Every SNOS run takes 45 s more, with 20 s after which a running job counts as abandoned; 25 s into the
+    first one, a duplicate process message arrives (as an operator's request or an at-least-once redelivery)."""
     duplicates: dict[str, Any] = {}
 
     async def during(devnet: ChaosDevnet) -> None:
@@ -124,12 +134,12 @@ def test_snos_run_slower_than_the_stale_lock_timeout(tmp_path: Path, devnet_tool
             jobs = await devnet.jobs()
             job = next((j for j in jobs if j.job_type is JobType.SNOS_RUN and j.internal_id == 1), None)
             await asyncio.sleep(0.5)
-        await asyncio.sleep(25)  # past one lease period, while the run still goes on
+        await asyncio.sleep(25)  # past the 20 s, while the run still goes on
         duplicates["duplicate_process_request"] = await devnet.request_processing(str(job.id))
 
     scenario = Scenario(
         "slow-snos",
-        tunables={"JOB_LEASE_SECONDS": "20"},
+        tunables=stale_after_20s(),
         chaos_env={"CHAOS_SNOS_DELAY_SECONDS": "45", "CHAOS_SNOS_SLOW_BLOCKS": ""},
         during=during,
         notes=duplicates,
