@@ -21,6 +21,7 @@ _REASONS = {
     401: "No bearer token",
     403: "Wrong token, admin API disabled, or a refused origin",
     404: "Not found",
+    408: "The request body did not arrive in time",
     409: "The job's state does not allow this",
     413: "Request body too large",
     415: "Request body is not JSON",

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -28,6 +29,8 @@ log = logging.getLogger("orchestrator.http.security")
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ANONYMOUS = "anonymous"
+#: a request body (at most 64 KiB) must arrive within this many seconds
+BODY_READ_TIMEOUT = 10.0
 
 
 def token_id(token: str) -> str:
@@ -112,7 +115,10 @@ async def _check_body(request: web.Request) -> None:
     content_type = request.content_type
     if content_type != "application/json":
         raise ApiError(415, f"A request body must be application/json, not {content_type!r}")
-    body = await request.read()  # over client_max_size: aiohttp raises 413
+    try:
+        body = await asyncio.wait_for(request.read(), BODY_READ_TIMEOUT)  # over client_max_size: aiohttp's 413
+    except TimeoutError:
+        raise ApiError(408, f"The request body did not arrive within {BODY_READ_TIMEOUT:g} s") from None
     if body.strip():
         try:
             json.loads(body)

@@ -69,7 +69,7 @@ class Route:
         if self.access is not Access.OPEN:
             statuses.update((401, 403))
         if self.method == "POST":
-            statuses.update((400, 413, 415))
+            statuses.update((400, 408, 413, 415))
         return sorted(statuses)
 
 

@@ -94,3 +94,19 @@ async def test_out_of_descriptors_is_one_line_per_retry(caplog: pytest.LogCaptur
         assert record.exc_info is None and "Too many open files" in record.getMessage()
     finally:
         loop.set_exception_handler(previous)
+
+
+async def test_a_body_that_never_arrives_is_a_408(
+    served: tuple[int, ConnectionLimits], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestrator.controllers.routes import security
+
+    monkeypatch.setattr(security, "BODY_READ_TIMEOUT", 0.3)
+    port, _ = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = b"POST /admin/jobs/requeue/created HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    writer.write(head + b"Content-Length: 100\r\n\r\n{")
+    await writer.drain()
+    reply = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), DEADLINE)
+    writer.close()
+    assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
