@@ -12,8 +12,9 @@ Labels never carry a job id.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from orchestrator.core.clients.database import DatabaseClient
@@ -24,6 +25,9 @@ from orchestrator.core.telemetry import Telemetry
 from orchestrator.services.job.handler import JobHandler, Verification
 from orchestrator.services.job.triggers import TriggerFn
 
+log = logging.getLogger("orchestrator.telemetry")
+#: a batch first seen by an upsert counts as created when it was written this recently after its creation
+FRESH_BATCH_SECONDS = 30
 S = JobStatus
 JOB = "operation_job_type"
 OP = "operation_type"
@@ -121,43 +125,57 @@ class _InstrumentedDatabase:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
+    def _record(self, record: Callable[[], None]) -> None:
+        """Metrics never fail a write that succeeded: a recording error is logged, not raised."""
+        try:
+            record()
+        except Exception as exc:  # a metrics bug must not stop the pipeline
+            log.warning("recording metrics failed: %s: %s", type(exc).__name__, exc)
+
     async def create_job(self, job: JobItem) -> JobItem:
         created = await self._inner.create_job(job)
-        self._metrics.created(created)
+        self._record(lambda: self._metrics.created(created))
         return created
 
     async def update_job(self, job: JobItem, updates: JobItemUpdates) -> JobItem:
         stored = await self._inner.update_job(job, updates)
-        self._metrics.changed(job, stored)
+        self._record(lambda: self._metrics.changed(job, stored))
         return stored
 
-    def _batch(self, kind: str, index: int) -> None:
-        if index > self._latest.get(kind, -1):
-            if kind in self._latest:
-                self._telemetry.count("batch_creation", {"batch_type": kind})
-            self._latest[kind] = index
-            self._telemetry.gauge(f"{kind}_batching_batch_number", {}, index)
+    def _created_batch(self, kind: str, index: int) -> None:
+        self._telemetry.count("batch_creation", {"batch_type": kind})
+        self._latest[kind] = max(self._latest.get(kind, -1), index)
+        self._telemetry.gauge(f"{kind}_batching_batch_number", {}, self._latest[kind])
+
+    def _batch(self, kind: str, batch: SnosBatch | AggregatorBatch) -> None:
+        """An upsert is a creation when its index is past the newest this process has seen, or, for the
+        first one it sees, when the batch was created moments ago (not grown after a restart)."""
+        if batch.index <= self._latest.get(kind, -1):
+            return
+        fresh = (batch.updated_at - batch.created_at).total_seconds() < FRESH_BATCH_SECONDS
+        if kind in self._latest or fresh:
+            self._telemetry.count("batch_creation", {"batch_type": kind})
+        self._latest[kind] = batch.index
+        self._telemetry.gauge(f"{kind}_batching_batch_number", {}, batch.index)
 
     async def create_snos_batch(self, batch: SnosBatch) -> SnosBatch:
         stored = await self._inner.create_snos_batch(batch)
-        self._telemetry.count("batch_creation", {"batch_type": "snos"})
-        self._latest["snos"] = max(self._latest.get("snos", -1), stored.index)
+        self._record(lambda: self._created_batch("snos", stored.index))
         return stored
 
     async def create_aggregator_batch(self, batch: AggregatorBatch) -> AggregatorBatch:
         stored = await self._inner.create_aggregator_batch(batch)
-        self._telemetry.count("batch_creation", {"batch_type": "aggregator"})
-        self._latest["aggregator"] = max(self._latest.get("aggregator", -1), stored.index)
+        self._record(lambda: self._created_batch("aggregator", stored.index))
         return stored
 
     async def update_or_create_snos_batch(self, batch: SnosBatch) -> SnosBatch:
         stored = await self._inner.update_or_create_snos_batch(batch)
-        self._batch("snos", stored.index)
+        self._record(lambda: self._batch("snos", stored))
         return stored
 
     async def update_or_create_aggregator_batch(self, batch: AggregatorBatch) -> AggregatorBatch:
         stored = await self._inner.update_or_create_aggregator_batch(batch)
-        self._batch("aggregator", stored.index)
+        self._record(lambda: self._batch("aggregator", stored))
         return stored
 
 
