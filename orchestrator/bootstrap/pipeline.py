@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 
-from orchestrator.bootstrap.container import OwnedClients
-from orchestrator.bootstrap.infrastructure import Infrastructure
+from orchestrator.bootstrap.container import Infrastructure, OwnedClients
 from orchestrator.bootstrap.rollup import (
     build_aggregator_runner,
     build_da,

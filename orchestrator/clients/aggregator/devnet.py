@@ -33,10 +33,10 @@ from typing import Any
 
 from orchestrator.clients.snos.classify import is_retryable_message
 from orchestrator.clients.snos.devnet import DEVNET_PROGRAM, DEVNET_PROGRAM_HASH, devnet_fact, kzg_section
-from orchestrator.clients.snos.pie_writer import STARK_PRIME, write_cairo_pie
+from orchestrator.clients.snos.pie_writer import write_cairo_pie
 from orchestrator.core.errors import ServiceUnavailableError
 from orchestrator.core.madara.aggregator import AggregatorError, AggregatorOutput, AggregatorRequest
-from orchestrator.core.madara.felt import hex_felt
+from orchestrator.core.madara.felt import STARK_PRIME, hex_felt
 from orchestrator.core.madara.node import BlockNotFoundError, L2NodeClient, L2NodeError
 from orchestrator.crypto import kzg
 

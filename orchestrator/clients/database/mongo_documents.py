@@ -287,7 +287,7 @@ def lock_value_to_doc(value: object) -> Doc:
     """The reference's externally tagged LockValue: String, Number (i64), Boolean or Json; a value
     already in that form (one of those tags, e.g. the workers' `{"Boolean": False}`) is kept."""
     if isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in _LOCK_VALUE_TAGS:
-        return int64s(dict(value))
+        return {str(tag): int64s(inner) for tag, inner in value.items()}
     if isinstance(value, bool):
         return {"Boolean": value}
     if isinstance(value, int):

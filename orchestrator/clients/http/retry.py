@@ -28,7 +28,7 @@ class RetryConfig:
 
     def delay(self, attempt: int, remaining: float) -> float:
         """Wait after failed attempt number `attempt` (1-based), never past the budget."""
-        return max(0.0, min(self.base_delay * (2 ** min(attempt - 1, 31)), remaining))
+        return max(0.0, min(self.base_delay * float(2 ** min(attempt - 1, 31)), remaining))
 
 
 NO_RETRY = RetryConfig(base_delay=0.0, timeout=0.0)

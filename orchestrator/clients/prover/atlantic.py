@@ -108,8 +108,9 @@ class AtlanticProverClient:
     def service_metrics(self) -> list[ServiceMetrics]:
         """Counters and circuit state of every external service this client talks to."""
         services = [self.http.metrics, self.artifacts.metrics]
-        if isinstance(getattr(self._fact_checker, "metrics", None), ServiceMetrics):
-            services.append(self._fact_checker.metrics)  # type: ignore[union-attr]
+        checker_metrics = getattr(self._fact_checker, "metrics", None)
+        if isinstance(checker_metrics, ServiceMetrics):
+            services.append(checker_metrics)
         return services
 
     async def close(self) -> None:

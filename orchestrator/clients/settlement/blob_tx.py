@@ -80,7 +80,7 @@ def sign_blob_tx(
         "blobVersionedHashes": sidecar.versioned_hashes,
     }
     # Without `blobs=` eth-account returns the bare signed body (the form that is hashed).
-    signed = account.sign_transaction(tx)  # type: ignore[arg-type]
+    signed = account.sign_transaction(tx)
     payload = bytes(signed.raw_transaction)
     body = rlp.decode(payload[1:])
     blobs, commitments, proofs = list(sidecar.blobs), list(sidecar.commitments), list(sidecar.proofs)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eth_abi import encode
-from eth_utils import keccak
+from eth_abi.abi import encode
+from eth_utils.crypto import keccak
 
 UPDATE_STATE_KZG_DA_SIGNATURE = "updateStateKzgDA(uint256[],bytes[])"
 UPDATE_STATE_KZG_DA_SELECTOR = keccak(text=UPDATE_STATE_KZG_DA_SIGNATURE)[:4]  # 0x507ee528

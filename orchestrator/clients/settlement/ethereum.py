@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eth_account import Account
+from eth_typing import HexStr
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import TransactionNotFound
 
@@ -116,7 +117,7 @@ class EthereumSettlementClient:
 
     async def verify_tx_inclusion(self, tx_hash: str) -> tuple[str, str | None]:
         try:
-            receipt = await self._w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+            receipt = await self._w3.eth.get_transaction_receipt(HexStr(tx_hash))
         except TransactionNotFound:
             return "Pending", None
         if int(receipt["status"]) == 1:

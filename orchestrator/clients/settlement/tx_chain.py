@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from web3 import AsyncWeb3
+from eth_typing import HexStr
+from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import TransactionNotFound
+from web3.types import TxParams
 
 from orchestrator.clients.settlement.blob_tx import BlobSidecar, SignedBlobTx
 from orchestrator.clients.settlement.fees import DEFAULT_GAS_LIMIT, DEFAULT_PRIORITY_FEE_WEI, Fees, initial_fees
@@ -37,7 +39,7 @@ class BlobTxRequest:
 class ChainAccess:
     """The chain calls the transaction manager needs, kept small so the run logic reads as the policy it is."""
 
-    def __init__(self, w3: AsyncWeb3, account: LocalAccount, config: TxManagerConfig) -> None:
+    def __init__(self, w3: AsyncWeb3[AsyncHTTPProvider], account: LocalAccount, config: TxManagerConfig) -> None:
         self._w3 = w3
         self._account = account
         self._config = config
@@ -60,7 +62,7 @@ class ChainAccess:
 
     async def receipt(self, tx_hash: str) -> Any | None:
         try:
-            return await self._w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+            return await self._w3.eth.get_transaction_receipt(HexStr(tx_hash))
         except TransactionNotFound:
             return None
 
@@ -75,7 +77,7 @@ class ChainAccess:
 
     async def revert_reason(self, request: BlobTxRequest, receipt: Any) -> str:
         """Replays the call at the failing block for the revert message; best effort."""
-        call = {
+        call: TxParams = {
             "from": self._account.address,
             "to": request.to,
             "data": request.data,
@@ -83,7 +85,7 @@ class ChainAccess:
             "blobVersionedHashes": request.sidecar.versioned_hashes,
         }
         try:
-            await self._w3.eth.call(call, int(receipt["blockNumber"]) - 1)  # type: ignore[arg-type]
+            await self._w3.eth.call(call, int(receipt["blockNumber"]) - 1)
         except Exception as exc:
             return str(exc)
         return "reverted (no reason given)"

@@ -6,8 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
-from pydantic.json_schema import JsonDict
+from pydantic import BaseModel, Field, JsonValue
 
 from orchestrator.core.models.audit import AuditEntry
 from orchestrator.core.models.batch import AggregatorBatch, AggregatorBatchStatus, SnosBatch, SnosBatchStatus
@@ -17,7 +16,7 @@ from orchestrator.core.models.job import JobItem, JobStatus, JobType
 MAX_INT = 2**63 - 1
 
 
-def _path(description: str) -> JsonDict:
+def _path(description: str) -> dict[str, JsonValue]:
     return {"in": "path", "description": description}
 
 

@@ -74,7 +74,11 @@ class Route:
 
 
 def path_fields(model: type[BaseModel]) -> set[str]:
-    return {n for n, f in model.model_fields.items() if (f.json_schema_extra or {}).get("in") == "path"}  # type: ignore[union-attr]
+    return {
+        name
+        for name, field in model.model_fields.items()
+        if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("in") == "path"
+    }
 
 
 def is_list(annotation: Any) -> bool:

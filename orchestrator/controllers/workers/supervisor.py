@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -117,7 +118,7 @@ class WorkerSupervisor:
         return self._job_action(self.engine.process_job)
 
     @staticmethod
-    def _job_action(action):  # type: ignore[no-untyped-def]
+    def _job_action(action: Callable[[uuid.UUID], Awaitable[object]]) -> MessageHandler:
         async def handle(delivery: Delivery) -> None:
             try:
                 job_id = decode_job_message(delivery.body)

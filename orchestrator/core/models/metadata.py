@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, RootModel, model_serializer
+from pydantic import BaseModel, Field, RootModel, SerializerFunctionWrapHandler, model_serializer
 
 
 class CommonMetadata(BaseModel):
@@ -84,9 +84,9 @@ class ProvingMetadata(BaseModel):
     bucket_job_index: int | None = None
 
     @model_serializer(mode="wrap")
-    def _omit_empty_bucket(self, handler):  # type: ignore[no-untyped-def]
+    def _omit_empty_bucket(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # The reference omits bucket fields when they are unset.
-        data = handler(self)
+        data: dict[str, Any] = handler(self)
         for key in ("bucket_id", "bucket_job_index"):
             if data.get(key) is None:
                 data.pop(key, None)

@@ -13,6 +13,7 @@ from tenacity import RetryCallState, wait_exponential, wait_exponential_jitter
 
 def _nth(attempt_number: int) -> RetryCallState:
     # The wait strategies read only `attempt_number` (and the elapsed time, which we do not use).
+    # tenacity's signature wants a Retrying object, which the wait strategies never touch.
     state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
     state.attempt_number = max(1, attempt_number)
     return state
