@@ -195,13 +195,21 @@ class _TracedHandler:
         return getattr(self._inner, name)
 
     def _fields(self, job: JobItem, queue: str) -> Mapping[str, str | int]:
-        return {
+        fields: dict[str, str | int] = {
             "job_id": str(job.id),
             "subject_id": job.internal_id,
             "queue": queue,
             "job_type": job.job_type.value,
             "span_type": "Job",
         }
+        specific = job.metadata.specific
+        start = getattr(specific, "start_block", None) or getattr(specific, "block_number", None)
+        end = getattr(specific, "end_block", None) or start
+        if isinstance(start, int) and isinstance(end, int):
+            fields.update(block_start=start, block_end=end)
+        if job.external_id:
+            fields["external_id"] = str(job.external_id)
+        return fields
 
     async def check_ready_to_process(self, job: JobItem) -> int | None:
         return await self._inner.check_ready_to_process(job)

@@ -16,6 +16,14 @@ from pydantic import BaseModel
 from orchestrator.controllers.routes.table import Access, Route, is_list, path_fields
 
 REF = "#/components/schemas/{model}"
+TRACE_ID_SCHEMA = {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"}
+TRACE_ID_PARAMETER = {
+    "name": "x-trace-id",
+    "in": "header",
+    "required": False,
+    "description": "32 hex characters; another value (or none) is replaced by a fresh id. Echoed in the answer.",
+    "schema": {"type": "string"},
+}
 _REASONS = {
     400: "Invalid input",
     401: "No bearer token",
@@ -99,11 +107,13 @@ def _operation(route: Route, schemas: _Schemas, error_ref: dict[str, Any]) -> di
             "description": _REASONS.get(status, "Error"),
             "content": {"application/json": {"schema": error_ref}},
         }
+    for response in responses.values():
+        response["headers"] = {"x-trace-id": {"$ref": "#/components/headers/TraceId"}}
     op: dict[str, Any] = {
         "operationId": route.operation_id,
         "summary": route.summary,
         "tags": [route.tag],
-        "parameters": schemas.parameters(route.params),
+        "parameters": [*schemas.parameters(route.params), {"$ref": "#/components/parameters/TraceId"}],
         "responses": responses,
     }
     if route.description:
@@ -143,6 +153,8 @@ def build_openapi(routes: Sequence[Route], title: str, version: str) -> dict[str
         "components": {
             "schemas": dict(sorted(schemas.components.items())),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "parameters": {"TraceId": TRACE_ID_PARAMETER},
+            "headers": {"TraceId": {"description": "the request's trace id", "schema": TRACE_ID_SCHEMA}},
         },
     }
 
@@ -153,7 +165,9 @@ def render_docs(spec: dict[str, Any]) -> str:
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
             params = ", ".join(
-                f"{p['name']} ({p['in']}{', required' if p['required'] else ''})" for p in op["parameters"]
+                f"{p['name']} ({p['in']}{', required' if p['required'] else ''})"
+                for p in op["parameters"]
+                if "$ref" not in p
             )
             codes = ", ".join(op["responses"])
             auth = "token" if op.get("security") == [{"bearer": []}] else "open"

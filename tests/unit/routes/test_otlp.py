@@ -122,6 +122,7 @@ async def test_job_run_and_http_request_spans_arrive_with_their_trace_ids(
     assert trace_id == run_trace and service == "orchestrator_trace_service"
     assert attrs["job_id"] == str(job.id) and attrs["job_type"] == "SnosRun" and attrs["span_type"] == "Job"
     assert attrs["queue"] == "snos_job_processing" and attrs["correlation_id"] == run_trace
+    assert (attrs["block_start"], attrs["block_end"]) == ("11", "12")
     http_spans = [s for s in sink.spans if s[0] == "http_request"]
     assert [(s[1], s[2]["path"]) for s in http_spans] == [("ef" * 16, "/jobs")]
     assert "failed_jobs" in sink.metric_names
