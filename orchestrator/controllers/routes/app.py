@@ -64,11 +64,12 @@ def _served_by(handler: Callable[[web.Request], Awaitable[web.Response]]) -> Rou
 
 BASE_ROUTES: list[Route] = [
     Route("GET", "/metrics", metrics, "Prometheus metrics (text exposition format)", Access.READ,
-          content_type="text/plain", tag="ops", prefixes=("",)),
+          content_type="text/plain", tag="ops"),
+    # health.py registers these at the root; the table adds their /api/v1 form and documents both.
     Route("GET", "/health", _served_by(health), "Liveness: are the process's loops running? (JSON)",
-          Access.OPEN, content_type="application/json", errors=(503,), tag="ops", prefixes=("",), external=True),
+          Access.OPEN, content_type="application/json", errors=(503,), tag="ops", external=True),
     Route("GET", "/ready", _served_by(ready), "Readiness: are the database, queue and storage reachable?",
-          Access.OPEN, content_type="application/json", errors=(503,), tag="ops", prefixes=("",), external=True),
+          Access.OPEN, content_type="application/json", errors=(503,), tag="ops", external=True),
     Route("GET", "/openapi.json", openapi_json, "This API's OpenAPI 3.1 document", Access.OPEN,
           content_type="application/json", tag="ops", prefixes=("",)),
     Route("GET", "/docs", docs, "This API's documentation page", Access.OPEN, content_type="text/html", tag="ops",
@@ -103,7 +104,7 @@ async def _record(request: web.Request, route: Route, actor: str, status: int, r
     )
     try:
         await request.app[OPS].record(entry)
-    except Exception as exc:  # losing an audit line must not change the answer; it is logged
+    except Exception as exc:  # noqa: BLE001 - losing an audit line must not change the answer; it is logged
         log.error("audit log write failed for %s by %s: %s", entry.action, actor, exc)
     log.info("admin %s by %s -> %s %s", entry.action, actor, status, result)
 
@@ -131,10 +132,10 @@ def _handler(route: Route) -> Callable[[web.Request], Any]:
 
 def _register(app: web.Application, routes: Sequence[Route]) -> None:
     for route in routes:
-        if route.external:
-            continue
         handler = _handler(route)
         for prefix in route.prefixes:
+            if route.external and not prefix:
+                continue  # registered at the root by its own module
             if route.method == "GET":
                 # HEAD never runs a deprecated GET action (HEAD must be safe).
                 app.router.add_get(prefix + route.path, handler, allow_head=not route.deprecated)

@@ -54,7 +54,7 @@ class Route:
     description: str = ""
     tag: str = "jobs"
     prefixes: tuple[str, ...] = PREFIXES
-    #: registered elsewhere (e.g. `health.py`); the table only documents it
+    #: registered at the root by another module (e.g. `health.py`); the table adds its prefixed forms
     external: bool = False
 
     @property

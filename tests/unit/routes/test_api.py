@@ -216,3 +216,10 @@ async def test_status_json_and_page(api: ApiFactory, container: Container) -> No
     assert r.status == 200 and r.content_type == "text/html"
     assert "no &lt;proof&gt;" in page and "<proof>" not in page, "reasons are escaped"
     assert f'data-id="{job.id}"' in page and "setInterval(refresh" in page
+
+
+async def test_health_ready_and_metrics_also_under_api_v1(api: ApiFactory) -> None:
+    client = await api()
+    for path in ("/api/v1/health", "/api/v1/ready", "/api/v1/metrics"):
+        r = await client.get(path)
+        assert r.status == 200, path

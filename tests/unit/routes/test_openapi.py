@@ -20,7 +20,7 @@ async def test_every_served_route_is_in_the_document_and_back(api: ApiFactory) -
         if route.method != "HEAD" and route.resource is not None
     }
     assert served == documented
-    for path in ("/blocks/settlement-status/{block}", "/api/v1/jobs/{id}/retry", "/admin/audit", "/health"):
+    for path in ("/blocks/settlement-status/{block}", "/api/v1/jobs/{id}/retry", "/admin/audit", "/api/v1/health"):
         assert path in spec["paths"]
     deprecated_get = spec["paths"]["/jobs/{id}/retry"]["get"]
     assert deprecated_get["deprecated"] is True and deprecated_get["security"] == [{"bearer": []}]
