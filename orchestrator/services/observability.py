@@ -129,7 +129,7 @@ class _InstrumentedDatabase:
         """Metrics never fail a write that succeeded: a recording error is logged, not raised."""
         try:
             record()
-        except Exception as exc:  # a metrics bug must not stop the pipeline
+        except Exception as exc:  # noqa: BLE001 -- a metrics bug of any kind must not stop the pipeline
             log.warning("recording metrics failed: %s: %s", type(exc).__name__, exc)
 
     async def create_job(self, job: JobItem) -> JobItem:

@@ -46,7 +46,7 @@ class _ServerThread(threading.Thread):
         asyncio.set_event_loop(self.loop)
         try:
             self.loop.run_until_complete(self._serve())
-        except BaseException as exc:  # reported to the test instead of dying silently in the thread
+        except BaseException as exc:  # noqa: BLE001 -- reported to the test, not lost in the thread
             self.error = exc
             self.ready.set()
 
