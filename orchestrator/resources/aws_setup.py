@@ -10,6 +10,7 @@ it usable, and reported on one line: created / already present / updated, and re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,7 +30,7 @@ from orchestrator.clients.aws_names import (
 )
 from orchestrator.clients.cron.eventbridge import EventBridgeCronClient, EventBridgeMode
 from orchestrator.clients.queue.sqs import NONEXISTENT_QUEUE_CODES, QueueControl, queue_controls
-from orchestrator.core.errors import OrchestratorError
+from orchestrator.core.errors import ConfigError, OrchestratorError
 from orchestrator.core.models.queue import LAYER_QUEUES, LAYER_TRIGGERS, Layer, QueueType
 
 State = Literal["created", "already present", "updated"]
@@ -196,10 +197,8 @@ class AwsProvisioner:
                 identity = await sts.get_caller_identity()
         except Exception as exc:
             raise self._fail(exc, "STS GetCallerIdentity") from exc
-        try:
+        with contextlib.suppress(KeyError, ConfigError):  # an emulator may answer without an ARN; "aws" stays
             self.partition = Arn.parse(str(identity["Arn"])).partition
-        except Exception:  # an emulator may answer without an ARN; "aws" stays
-            pass
         return str(identity["Account"])
 
     # --- S3 -------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ async def _run(check: Check, timeout: float) -> str | None:
         return f"{check.resource}: {exc} ({check.when_missing})"
     except ServiceUnavailableError as exc:
         return f"{check.resource}: {exc} ({check.when_unreachable})"
-    except Exception as exc:  # any other failure is reported, never raised
+    except Exception as exc:  # noqa: BLE001 - any other failure is reported, never raised
         return f"{check.resource}: {type(exc).__name__}: {exc} ({check.when_unreachable})"
     return None
 

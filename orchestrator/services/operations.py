@@ -120,7 +120,7 @@ class OperationsService:
             try:
                 await action(job)
                 result.successful.append(job.id)
-            except Exception as exc:  # one bad job must not stop the rest; it is reported
+            except Exception as exc:  # noqa: BLE001 - one bad job must not stop the rest; it is reported
                 log.warning("admin action on job %s failed: %s", job.id, exc)
                 result.failed.append(job.id)
         return result

@@ -46,8 +46,6 @@ from orchestrator.clients.database.mongo_documents import (
     job_to_doc,
     job_update_fields,
 )
-from orchestrator.clients.database.mongo_documents import lease_from_doc as lease_from_doc
-from orchestrator.clients.database.mongo_documents import lease_to_doc as lease_to_doc
 from orchestrator.clients.database.mongodb_batches import MongoBatchStore
 from orchestrator.clients.database.mongodb_common import (
     AGGREGATOR_BATCHES,
@@ -140,9 +138,6 @@ def redact_url(url: str) -> str:
         return url
     host = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
-
-
-# Document encoding lives in mongo_documents; lease_to_doc / lease_from_doc stay importable from here.
 
 
 class MongoDatabaseClient(MongoBatchStore):

@@ -20,10 +20,10 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from orchestrator.clients.database.mongo_documents import (
     UPDATED_AT_TS,
     batch_fields,
+    batch_to_doc,
     id_filters,
     int64s,
 )
-from orchestrator.clients.database.mongo_documents import batch_to_doc as batch_to_doc
 from orchestrator.clients.database.mongodb_common import (
     AGGREGATOR_BATCHES,
     ANTI_JOIN_WINDOW,

@@ -351,7 +351,9 @@ class SqliteDatabaseClient(SqliteBatchStore):
     async def get_jobs_without_storage_artifacts_tagged(self, limit: int) -> list[JobItem]:
         # The partial index `jobs_untagged` holds only these jobs, so the work is the untagged jobs,
         # not the history; its condition is written literally (a bound parameter could not match it).
-        sql = f"SELECT data FROM jobs INDEXED BY jobs_untagged WHERE {_UNTAGGED} ORDER BY internal_id ASC{_limit(limit)}"
+        sql = (
+            f"SELECT data FROM jobs INDEXED BY jobs_untagged WHERE {_UNTAGGED} ORDER BY internal_id ASC{_limit(limit)}"
+        )
         return _jobs(await self._db.read(lambda conn: conn.execute(sql).fetchall()))
 
     async def get_jobs_by_block_number(self, block_number: int) -> list[JobItem]:

@@ -96,7 +96,7 @@ class JsonRpcClient:
         return _parse_json(url, body)
 
     async def _post(self, payload: Any, what: str) -> Any:
-        operation = what.split(" ")[-1] if what.startswith("batch of") else what
+        operation = what.rsplit(" ", 1)[-1] if what.startswith("batch of") else what
         return await self.guard.call(operation, lambda: self._post_once(payload, what))
 
     async def _post_once(self, payload: Any, what: str) -> Any:

@@ -250,9 +250,9 @@ class AtlanticProverClient:
         status = map_query_status(query.status)
         if query.status is QueryStatus.FAILED and query.error_reason:
             return TaskStatus(TaskStatusKind.FAILED, f"the query failed on Atlantic: {query.error_reason}")
-        if status.kind is TaskStatusKind.SUCCEEDED and self._fact_checker is not None and fact is not None:
-            if not await self._fact_checker.is_valid(fact):
-                return TaskStatus(TaskStatusKind.FAILED, f"fact {fact} is not registered on chain")
+        checker = self._fact_checker if status.kind is TaskStatusKind.SUCCEEDED else None
+        if checker is not None and fact is not None and not await checker.is_valid(fact):
+            return TaskStatus(TaskStatusKind.FAILED, f"fact {fact} is not registered on chain")
         return status
 
     async def get_proof(self, task_id: str) -> bytes:

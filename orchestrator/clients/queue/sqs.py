@@ -256,7 +256,7 @@ class SqsQueueClient:
     async def _hand_back(self, queue: QueueType, url: str, call: asyncio.Future[Any]) -> None:
         try:
             response = await call
-        except Exception:  # the poll failed: it received nothing
+        except Exception:  # noqa: BLE001 - whatever failed the poll, it received nothing to hand back
             return
         sqs = await self._client()
         for message in response.get("Messages") or []:
@@ -264,7 +264,7 @@ class SqsQueueClient:
                 await sqs.change_message_visibility(
                     QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
                 )
-            except Exception as exc:  # it reappears when its visibility timeout ends anyway
+            except Exception as exc:  # noqa: BLE001 - best effort: it reappears when its visibility timeout ends
                 log.warning("could not hand back a %s message received during shutdown: %s", queue.value, exc)
 
     async def _accept(self, queue: QueueType, url: str, message: dict[str, Any]) -> Delivery | None:

@@ -86,6 +86,6 @@ class ChainAccess:
         }
         try:
             await self._w3.eth.call(call, int(receipt["blockNumber"]) - 1)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the replay's error (any kind) is the revert reason we want
             return str(exc)
         return "reverted (no reason given)"

@@ -6,6 +6,7 @@ tests that need isolation build their own.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -64,11 +65,7 @@ class ProcessTelemetry:
                 yield value
 
 
-_PROCESS: ProcessTelemetry | None = None
-
-
+@functools.cache
 def process_telemetry() -> ProcessTelemetry:
-    global _PROCESS
-    if _PROCESS is None:
-        _PROCESS = ProcessTelemetry()
-    return _PROCESS
+    """The process's one ProcessTelemetry, made on first use."""
+    return ProcessTelemetry()

@@ -81,7 +81,7 @@ async def preflight(container: Container) -> list[str]:
     for name, check in checks.items():
         try:
             await asyncio.wait_for(check(), timeout=30)
-        except Exception as exc:  # any failure is reported, not raised
+        except Exception as exc:  # noqa: BLE001 - a preflight check reports any failure, never raises
             hint = "run `orchestrator setup` for this profile" if name != "database" else "check the connection URL"
             problems.append(f"{name}: {exc or type(exc).__name__} ({hint})")
     return problems

@@ -97,7 +97,7 @@ async def errors_and_trace(request: web.Request, handler: Handler) -> web.Stream
     with span:
         try:
             response = await handler(request)
-        except Exception as exc:  # every error becomes an envelope; faults are logged
+        except Exception as exc:  # noqa: BLE001 - last resort: every error becomes an envelope; faults are logged
             mapped = mapped_error(exc)
             if mapped is None:
                 log.error("request %s %s failed (trace %s): %s: %s", request.method, request.path, trace,

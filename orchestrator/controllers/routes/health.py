@@ -76,6 +76,6 @@ async def _check(check: Check, timeout: float) -> str | None:
         await asyncio.wait_for(check(), timeout=timeout)
     except TimeoutError:
         return f"no answer within {timeout:g} s"
-    except Exception as exc:  # any failure means "not ready", reported rather than raised
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported rather than raised
         return f"{type(exc).__name__}: {exc}"[:300]
     return None

@@ -172,7 +172,7 @@ class Consumer:
             await asyncio.sleep(period)
             try:
                 await self.queue_client.extend(delivery, self.visibility_timeout)
-            except Exception:
+            except Exception:  # noqa: BLE001 - the heartbeat keeps beating; the next renewal may succeed
                 log.warning("%s: could not extend visibility of %s", self.queue, delivery.message_id)
 
 

@@ -143,7 +143,7 @@ class LoopSupervisor:
         except asyncio.CancelledError:
             state.status = LoopStatus.STOPPED
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the supervisor's job: any death of a loop is counted and judged
             if self.stop.is_set():
                 state.status = LoopStatus.STOPPED
                 return

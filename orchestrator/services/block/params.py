@@ -44,7 +44,7 @@ class BatchingParams:
     max_batch_processing_size: int = 10
     min_block_to_process: int = 0
     max_block_to_process: int | None = None
-    bouncer_weights_limit: BouncerWeights = field(default_factory=lambda: DEFAULT_BOUNCER_WEIGHTS_LIMIT.model_copy())
+    bouncer_weights_limit: BouncerWeights = field(default_factory=DEFAULT_BOUNCER_WEIGHTS_LIMIT.model_copy)
     orchestrator_version: str = ORCHESTRATOR_VERSION
 
     def __post_init__(self) -> None:

@@ -197,7 +197,7 @@ class JobEngine:
         except FatalJobError as exc:
             await self.move_job_to_failed(job, f"processing failed: {exc}")
             return
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a handler's failure of any kind is classified and retried or failed
             await retry.after_failure(self, job, original_status, exc)
             return
         await self._processed(job, external_id)

@@ -106,7 +106,7 @@ async def _ask(engine: Engine, job: JobItem, handler: JobHandler) -> Verificatio
     except (VersionConflictError, LeaseLostError):
         log.warning("job %s changed while it was verified; stopping this check", job.id)
         return None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a verifier's failure of any kind is classified, as in processing
         if engine.classify(exc) is FailureKind.TRANSIENT:
             common = job.metadata.common
             since = common.transient_failure_since if common.transient_failure_since is not None else engine.now()

@@ -209,10 +209,10 @@ def segment_cells(data: bytes, field_bytes: int, index: int) -> dict[int, MaybeR
     address_top = 1 << (8 * ADDRESS_BYTES - 1)
     cells: dict[int, MaybeRelocatable] = {}
     # struct walks the entries in C; only the wanted segment's values are decoded in Python.
-    for address, raw_value in struct.iter_unpack(f"<Q{field_bytes}s", data):
-        if not address & address_top:
+    for tagged_address, raw_value in struct.iter_unpack(f"<Q{field_bytes}s", data):
+        if not tagged_address & address_top:
             raise PieError("memory.bin holds an address that is not relocatable")
-        address -= address_top
+        address = tagged_address - address_top
         if address >> OFFSET_BITS == index:
             offset = address & ((1 << OFFSET_BITS) - 1)
             cells[offset] = _decode_value(int.from_bytes(raw_value, "little"), field_bytes)

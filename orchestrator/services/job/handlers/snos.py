@@ -129,7 +129,7 @@ class SnosRunHandler:
         rpc = self.rpc_for(job)
         try:
             await rpc.probe.chain_id()
-        except Exception as exc:  # any failure means the OS could not read blocks either
+        except Exception as exc:  # noqa: BLE001 - any failure means the OS could not read blocks either
             log.warning("SNOS RPC %s is unavailable (%s); job %s requeued", redact_url(rpc.url), exc, job.id)
             return SNOS_UNAVAILABLE_DELAY_SECONDS
         return None

@@ -159,7 +159,7 @@ class StateTransitionHandler:
         send = await self.prepare(job, meta)
         try:
             result = await send()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - after_failure checks the contract, then classifies or re-raises
             return await self.after_failure(job, meta, end_block, exc)
         self.record_result(meta, result)
         log.info("batch %s settled in %s (nonce %s)", to_settle, meta.tx_hash, meta.tx_nonce)
@@ -242,7 +242,7 @@ class StateTransitionHandler:
         await self.checkpoint(job)
         try:
             settled = await self.settled_past(end_block)
-        except Exception as check_error:  # the original error matters more
+        except Exception as check_error:  # noqa: BLE001 - the original error matters more
             log.warning("batch %s: could not read the contract after a failed update: %s", to_settle, check_error)
             settled = False
         if settled:
