@@ -38,7 +38,7 @@ import os
 import signal
 import sys
 import time
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -253,7 +253,7 @@ async def poll(api: OrchestratorApi, core: CoreContract | SettledOnStarknet, tar
     try:
         jobs, by_type = await api.counts()
         return Progress(await core.state_block_number(), target, jobs, by_type)
-    except Exception as exc:  # a missed poll is reported; the next one may work
+    except Exception as exc:  # noqa: BLE001 - a missed poll (any cause) is reported; the next one may work
         say(f"progress unavailable: {exc}")
         return None
 
@@ -272,7 +272,7 @@ class Watch:
         newly = self.tracker.observe(progress.settled, time.time())
         try:
             stages = await batch_stages(self.database, progress.settled, self.sequencer.head)
-        except Exception as exc:  # the view misses one poll; the next one may work
+        except Exception as exc:  # noqa: BLE001 - the view misses one poll (any cause); the next one may work
             say(f"batch stages unavailable: {exc}")
             return
         jobs = ", ".join(f"{s.value} {n}" for s, n in sorted(progress.jobs.items()) if n) or "none yet"
@@ -332,10 +332,8 @@ async def _watch_loop(
         if deadline is not None and time.monotonic() > deadline:
             say(f"timed out after {options.timeout:.0f}s")
             return 1 if options.until_settled else 0
-        try:
+        with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=POLL_SECONDS)
-        except TimeoutError:
-            pass
     say("stopping")
     return 0
 

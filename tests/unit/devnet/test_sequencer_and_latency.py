@@ -75,7 +75,7 @@ def test_percentiles_are_nearest_rank() -> None:
     assert percentile(values, 0.5) == 10
     assert percentile(values, 0.95) == 19
     assert percentile([7.0], 0.95) == 7
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no values"):
         percentile([], 0.5)
 
 
