@@ -22,6 +22,7 @@ from orchestrator.core.models.queue import Layer
 PREFIX = "MADARA_ORCHESTRATOR_"
 #: a secret read from `NAME_FILE` is a key, a token or a URL: anything larger is a wrong path
 MAX_SECRET_FILE_BYTES = 64 * 1024
+MAX_ENV_FILE_BYTES = 1024 * 1024
 
 
 class Profile(StrEnum):
@@ -497,6 +498,8 @@ def load_settings(
             raise SettingsError([f"unknown setting {key!r}"])
         by_area[area_name][field_name] = value
     env_files = str(env_file) if env_file and Path(env_file).is_file() else None
+    if env_files is not None:
+        _check_env_file(Path(env_files))
     problems: list[str] = []
     built: dict[str, _Area] = {}
     env_names = _field_env_map()
@@ -523,6 +526,21 @@ def load_settings(
     return Settings(**built)
 
 
+def _check_env_file(path: Path) -> None:
+    """One line naming the file, instead of one decode error per settings area."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_ENV_FILE_BYTES + 1)
+    except OSError as exc:
+        raise SettingsError([f"{path}: cannot read: {exc.strerror}"]) from None
+    if len(raw) > MAX_ENV_FILE_BYTES:
+        raise SettingsError([f"{path}: larger than {MAX_ENV_FILE_BYTES} bytes; is it a dotenv file?"])
+    try:
+        raw.decode()
+    except UnicodeDecodeError as exc:
+        raise SettingsError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
+
+
 def _from_mapping(area_cls: type[_Area], environ: Mapping[str, str], overrides: dict[str, Any]) -> _Area:
     """Validate one area from an explicit mapping (tests), with the same precedence as the real sources."""
     values: dict[str, Any] = {}
@@ -536,6 +554,15 @@ def _from_mapping(area_cls: type[_Area], environ: Mapping[str, str], overrides: 
     values.update(FileSecretsSource(area_cls, environ)())
     values.update(overrides)
     return area_cls.model_validate(values)
+
+
+def _server_problems(server: ServerSettings) -> list[str]:
+    problems = []
+    if (server.admin_enabled or server.api_token_required) and not server.admin_tokens():
+        problems.append(f"{PREFIX}ADMIN_TOKEN: required (or {PREFIX}ADMIN_TOKEN_FILE) when the admin API is enabled")
+    if any(len(t) < 16 for t in server.admin_tokens()):
+        problems.append(f"{PREFIX}ADMIN_TOKEN: every token must have at least 16 characters")
+    return problems
 
 
 def run_problems(settings: Settings) -> list[str]:
@@ -565,11 +592,7 @@ def run_problems(settings: Settings) -> list[str]:
         need(p.atlantic_api_key, "ATLANTIC_API_KEY", "when the prover is atlantic")
     if p.prover is ProverKind.MOCK and settings.service.store_audit_artifacts:
         problems.append(f"{PREFIX}STORE_AUDIT_ARTIFACTS: cannot be used with the mock prover")
-    server = settings.server
-    if (server.admin_enabled or server.api_token_required) and not server.admin_tokens():
-        problems.append(f"{PREFIX}ADMIN_TOKEN: required (or {PREFIX}ADMIN_TOKEN_FILE) when the admin API is enabled")
-    if any(len(t) < 16 for t in server.admin_tokens()):
-        problems.append(f"{PREFIX}ADMIN_TOKEN: every token must have at least 16 characters")
+    problems.extend(_server_problems(settings.server))
     pipeline = bool(settings.madara.madara_rpc_url)
     if pipeline and settings.snos.snos_runner == "command":
         need(settings.snos.snos_command, "SNOS_COMMAND", "when the SNOS runner is command")

@@ -69,3 +69,11 @@ def test_admin_api_needs_a_long_enough_token() -> None:
     assert any("16 characters" in p for p in run_problems(load_settings(environ=short, env_file=None)))
     ok = {**enabled, "MADARA_ORCHESTRATOR_ADMIN_TOKEN": "a-long-enough-token-123"}
     assert not [p for p in run_problems(load_settings(environ=ok, env_file=None)) if "ADMIN_TOKEN" in p]
+
+
+def test_a_binary_env_file_is_one_problem_naming_it(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={}, env_file=env_file)
+    assert caught.value.problems == [f"{env_file}: not UTF-8 text (byte 0)"]
