@@ -24,6 +24,7 @@ def _run_setup(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Complet
         env={**clean, **env},
         cwd=cwd,
         capture_output=True,
+        check=False,
         text=True,
         timeout=300,
     )

@@ -60,7 +60,7 @@ def test_bouncer_weights_file_overrides_the_defaults_it_names() -> None:
     assert limit == DEFAULT_BOUNCER_WEIGHTS_LIMIT.model_copy(update={"l1_gas": 1_000_000, "n_txs": 1000})
     assert limit.receipt_l2_gas == 2_500_000_000
     for bad in ({"l1_gaz": 1}, {"l1_gas": -1}, {"l1_gas": "1"}, [1]):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="bouncer weight"):
             bouncer_weights_limit_from_json(bad)
     assert isinstance(DEFAULT_BOUNCER_WEIGHTS_LIMIT, BouncerWeights)
 

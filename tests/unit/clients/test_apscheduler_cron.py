@@ -77,5 +77,5 @@ async def test_same_interval_keeps_the_timer_and_a_new_one_replaces_it(tmp_path:
 
 async def test_rejects_a_non_positive_interval(tmp_path: Path) -> None:
     cron = ApschedulerCronClient(SqliteQueueClient(tmp_path / "q.sqlite3", "0.1.0"))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="interval_seconds must be > 0"):
         await cron.ensure_schedules([WorkerTrigger.SNOS], 0)

@@ -95,21 +95,23 @@ def test_classification(error: BaseException, kind: FailureKind) -> None:
     assert classify_failure(error) is kind
 
 
-def test_an_error_raised_while_handling_a_timeout_is_not_a_timeout() -> None:
+def _value_error_while_timing_out(*, chained: bool) -> None:
     try:
-        try:
-            raise TimeoutError
-        except TimeoutError:
-            raise ValueError("bad value") from None
-    except ValueError as exc:
-        assert classify_failure(exc) is P
-    try:
-        try:
-            raise TimeoutError
-        except TimeoutError:
+        raise TimeoutError
+    except TimeoutError:
+        if chained:
             raise ValueError("bad value")  # noqa: B904 - the implicit context is what this checks
-    except ValueError as exc:
-        assert classify_failure(exc) is P
+        raise ValueError("bad value") from None
+
+
+def test_an_error_raised_while_handling_a_timeout_is_not_a_timeout() -> None:
+    with pytest.raises(ValueError, match="bad value") as suppressed:
+        _value_error_while_timing_out(chained=False)
+    assert classify_failure(suppressed.value) is P
+    with pytest.raises(ValueError, match="bad value") as chained:
+        _value_error_while_timing_out(chained=True)
+    assert isinstance(chained.value.__context__, TimeoutError)
+    assert classify_failure(chained.value) is P
 
 
 def test_the_core_classifier_knows_only_core_markers() -> None:

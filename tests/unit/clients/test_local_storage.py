@@ -18,14 +18,14 @@ async def storage(tmp_path: Path) -> LocalStorageClient:
 
 @pytest.mark.parametrize("key", ["", "../x", "a/../../x", "/etc/passwd", "a//b", "a/", "./a", "a/.", "a\\b", "a\x00b"])
 async def test_bad_keys_are_rejected(storage: LocalStorageClient, key: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid storage key"):
         await storage.put(key, b"x")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid storage key"):
         await storage.get(key)
 
 
 async def test_list_rejects_a_traversing_prefix(storage: LocalStorageClient) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid storage key"):
         await storage.list("../")
 
 
@@ -42,10 +42,10 @@ async def test_layout_on_disk(storage: LocalStorageClient, tmp_path: Path) -> No
 
 async def test_a_key_cannot_also_be_a_prefix_of_others(storage: LocalStorageClient, tmp_path: Path) -> None:
     await storage.put("a/b/c", b"1")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="is a prefix of other keys"):
         await storage.put("a/b", b"2")
     assert not await storage.exists("a/b")
-    with pytest.raises(Exception):  # noqa: B017 - the OS error of a file standing where a folder must be
+    with pytest.raises(FileExistsError):  # the OS error of a file standing where a folder must be
         await storage.put("a/b/c/d", b"3")
     assert list((tmp_path / "store" / "tmp").iterdir()) == []  # no temp file left behind
     assert await storage.get("a/b/c") == b"1"
@@ -53,5 +53,5 @@ async def test_a_key_cannot_also_be_a_prefix_of_others(storage: LocalStorageClie
 
 async def test_health_check_fails_without_the_directory(tmp_path: Path) -> None:
     client = LocalStorageClient(tmp_path / "never-set-up")
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="missing or not writable"):
         await client.health_check()

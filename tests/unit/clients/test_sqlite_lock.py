@@ -22,7 +22,7 @@ async def test_expiry_and_takeover_follow_the_clock(tmp_path: Path) -> None:
     assert not await lock.extend("k", "a", 10)
     assert await lock.acquire("k", "b", 60)
     assert await lock.holder("k") == "b"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="ttl_seconds must be > 0"):
         await lock.acquire("k", "b", 0)
     await lock.close()
 

@@ -114,9 +114,9 @@ async def test_stored_attributes_and_wal_mode(queue: SqliteQueueClient, tmp_path
 
 
 async def test_invalid_arguments(queue: SqliteQueueClient) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="delay_seconds must be >= 0"):
         await queue.send(Q, "m", delay_seconds=-1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="visibility_timeout must be >= 0"):
         await queue.receive(Q, visibility_timeout=-1)
 
 

@@ -56,7 +56,7 @@ def test_kzg(tmp_path: Path) -> None:
     assert json.loads(out)["proof"] == (FIXTURES / "kzg/651053/kzg_proof.txt").read_text().strip()
 
 
-@pytest.fixture()
+@pytest.fixture
 def bad_files(tmp_path: Path) -> Path:
     (tmp_path / "not.json").write_text("{nope")
     (tmp_path / "types.json").write_text(

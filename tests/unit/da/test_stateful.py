@@ -34,6 +34,16 @@ class AliasNode:
         raise AssertionError("stateful compression reads no class hashes")
 
 
+def _learn_entry_aliases(before: Sequence[StorageEntry], after: Sequence[StorageEntry], known: dict[int, int]) -> None:
+    """A storage key whose value appears under exactly one key of the matched contract is aliased to it."""
+    for entry in before:
+        if entry.key < 128 or entry.key in known:
+            continue
+        entry_options = {f.key for f in after if f.value == entry.value}
+        if len(entry_options) == 1:
+            known[entry.key] = entry_options.pop()
+
+
 def derive_aliases(before: StateDiff, after: StateDiff) -> dict[int, int]:
     known = {e.key: e.value for c in before.storage_diffs if c.address == 2 for e in c.storage_entries if e.key >= 128}
     a_list = [c for c in before.storage_diffs if c.address >= 128]
@@ -64,12 +74,7 @@ def derive_aliases(before: StateDiff, after: StateDiff) -> dict[int, int]:
             matched_b.add(candidates[0])
             known[a.address] = b.address
             progress = True
-            for entry in a.storage_entries:
-                if entry.key < 128 or entry.key in known:
-                    continue
-                entry_options = {f.key for f in b.storage_entries if f.value == entry.value}
-                if len(entry_options) == 1:
-                    known[entry.key] = entry_options.pop()
+            _learn_entry_aliases(a.storage_entries, b.storage_entries, known)
         for pairs_a, pairs_b in [
             (
                 [(n.contract_address, n.nonce) for n in before.nonces],

@@ -123,5 +123,5 @@ def test_storage_layout_matches_the_reference() -> None:
     assert storage_layout.batch_blob_dir(3) == "blob/batch/3"
     assert storage_layout.batch_blob_path(3, 1) == "blob/batch/3/1.txt"
     assert storage_layout.squashed_state_update_path(3) == "state_update/batch/3.json"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="numbered from 1"):
         storage_layout.batch_blob_path(3, 0)

@@ -52,7 +52,7 @@ def test_program_hash_is_a_pedersen_chain_over_header_and_data() -> None:
     builtin = int.from_bytes(b"output", "big")
     chain = [0, pie.program.main, 1, builtin, *pie.program.data]
     assert program_hash(pie.program) == compute_hash_chain([len(chain), *chain])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one element"):
         compute_hash_chain([])
     assert compute_hash_chain([7]) == 7
 

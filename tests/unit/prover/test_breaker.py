@@ -136,7 +136,7 @@ async def test_api_errors_do_not_open_the_circuit() -> None:
         raise ValueError("bad request")
 
     for _ in range(3):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="bad request"):
             await guard.call("op", rejected)
     assert guard.breaker.state is BreakerState.CLOSED
 

@@ -89,5 +89,5 @@ async def test_non_retryable_error_is_raised_at_once() -> None:
 
 
 def test_config_rejects_negative_values() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must not be negative"):
         RetryConfig(base_delay=-1)
