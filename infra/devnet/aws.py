@@ -149,7 +149,7 @@ async def write_jobs_summary(data_dir: Path, services: AwsServices) -> None:
         await database.connect()
         jobs = await database.get_jobs_by_types_and_statuses([], [])
         batches = await database.get_snos_batches(SnosBatchQuery())
-    except Exception as exc:  # the run's outcome was reported already; this is a record of it
+    except Exception as exc:  # noqa: BLE001 - the run's outcome was reported already; this is a record of it
         (data_dir / JOBS_SUMMARY).write_text(json.dumps({"error": str(exc)}) + "\n")
         return
     finally:

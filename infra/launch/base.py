@@ -5,6 +5,7 @@ Every launcher in this package builds on `ServiceProcess`, so services are never
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -59,11 +60,9 @@ class ServiceProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ServiceStartError(f"{self.name} exited with {self.process.returncode}; see {self.log_path}")
-            try:
+            with contextlib.suppress(Exception):  # not ready yet, whatever the probe raised
                 if self.ready():
                     return self
-            except Exception:  # not ready yet, whatever the probe raised
-                pass
             time.sleep(0.2)
         self.stop()
         raise ServiceStartError(f"{self.name} not ready after {self.start_timeout:.0f}s; see {self.log_path}")

@@ -24,7 +24,7 @@ def ensure_installed() -> None:
     """Create the pinned virtualenv when it is missing (the script is idempotent and quick when done)."""
     if (VENV / "bin" / "python").exists() and (VENV / ".pins").exists():
         return
-    result = subprocess.run(["bash", str(INSTALL_SCRIPT), "localstack"], capture_output=True, text=True)
+    result = subprocess.run(["bash", str(INSTALL_SCRIPT), "localstack"], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise ServiceStartError(f"installing LocalStack failed:\n{result.stdout}\n{result.stderr}")
 

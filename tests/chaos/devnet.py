@@ -275,7 +275,7 @@ class ChaosDevnet:
         while True:
             try:
                 progress = await self.progress()
-            except Exception as exc:  # a missed poll is retried; the deadline bounds it
+            except Exception as exc:  # noqa: BLE001 - a missed poll is retried; the deadline bounds it
                 print(f"[chaos {self.elapsed():5.0f}s] progress unavailable: {exc}", flush=True)
                 progress = None
             if progress is not None:
@@ -311,10 +311,12 @@ class ChaosDevnet:
         if not alive:
             raise RuntimeError("no orchestrator process is running")
         headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), headers=headers) as session:
-            async with session.request(method, alive[0].url + path) as response:
-                body = await response.json(content_type=None) if response.content_length != 0 else None
-                return response.status, body
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), headers=headers) as session,
+            session.request(method, alive[0].url + path) as response,
+        ):
+            body = await response.json(content_type=None) if response.content_length != 0 else None
+            return response.status, body
 
     async def request_processing(self, job_id: str) -> int:
         """What an operator (or a duplicate delivery) does: one more process message for the job."""

@@ -60,7 +60,8 @@ def test_sigkill_three_times_including_right_after_a_settlement_broadcast(tmp_pa
         kills.append(f"random at {devnet.elapsed():.0f}s")
         await devnet.start_orchestrator()
         # SIGKILL inside the proxy, after anvil accepted the transaction, before the orchestrator hears of it.
-        broadcast = settlement_broadcast(devnet, lambda: devnet.processes[-1].kill())
+        # The lambda picks the process running at the broadcast, not the one running now.
+        broadcast = settlement_broadcast(devnet, lambda: devnet.processes[-1].kill())  # noqa: PLW0108
         await broadcast.wait()
         kills.append(f"after a settlement broadcast at {devnet.elapsed():.0f}s")
         await devnet.start_orchestrator()
