@@ -32,6 +32,7 @@ from bson.binary import UuidRepresentation
 from orchestrator.core.models.batch import AggregatorBatch, SnosBatch
 from orchestrator.core.models.job import JobItem, JobItemUpdates, JobLease, JobStatus, JobType
 from orchestrator.core.models.metadata import CommonMetadata, JobMetadata, StateUpdateMetadata, TxAttemptStatus
+from orchestrator.core.models.timestamps import as_utc as aware_utc
 
 Doc = dict[str, Any]
 
@@ -104,11 +105,10 @@ def as_utc(value: Any) -> datetime:
     """A stored time: a BSON date, epoch seconds, or text (RFC 3339, or the test server's rendering
     of a date written by `$set`, which has no zone and is UTC)."""
     if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware_utc(value)
     if isinstance(value, int | float):
         return datetime.fromtimestamp(float(value), UTC)
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return aware_utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
 
 
 def rfc3339(value: datetime) -> str:

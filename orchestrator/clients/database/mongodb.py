@@ -57,7 +57,6 @@ from orchestrator.clients.database.mongodb_common import (
     Doc,
 )
 from orchestrator.clients.database.mongodb_common import enum_values as _statuses
-from orchestrator.clients.database.mongodb_common import utc as _utc
 from orchestrator.core.clients.database import (
     JOB_TYPES_BY_BLOCK_NUMBER,
     JOB_TYPES_BY_BLOCK_RANGE,
@@ -71,6 +70,7 @@ from orchestrator.core.errors import (
 )
 from orchestrator.core.models.audit import AuditEntry
 from orchestrator.core.models.job import JobItem, JobItemUpdates, JobStatus, JobType, utc_now
+from orchestrator.core.models.timestamps import as_utc as aware_utc
 
 _VERSION_FIELD = "metadata.common.orchestrator_version"
 
@@ -375,13 +375,13 @@ class MongoDatabaseClient(MongoBatchStore):
     ) -> list[JobItem]:
         status: Doc = {"status": {"$in": _statuses(statuses)}} if statuses else {}
         found = await self._find_jobs(
-            {**status, UPDATED_AT_TS: {"$lt": _utc(before).timestamp()}},
+            {**status, UPDATED_AT_TS: {"$lt": aware_utc(before).timestamp()}},
             [(UPDATED_AT_TS, ASCENDING), ("internal_id", ASCENDING)],
             limit,
         )
         # Documents written by the reference have no epoch field: their BSON date range-queries.
         found += await self._find_jobs(
-            {**status, UPDATED_AT_TS: None, "updated_at": {"$lt": _utc(before)}},
+            {**status, UPDATED_AT_TS: None, "updated_at": {"$lt": aware_utc(before)}},
             [("updated_at", ASCENDING), ("internal_id", ASCENDING)],
             limit,
         )

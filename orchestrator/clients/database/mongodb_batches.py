@@ -19,6 +19,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from orchestrator.clients.database.mongo_documents import (
     UPDATED_AT_TS,
+    as_utc,
     batch_fields,
     batch_to_doc,
     id_filters,
@@ -32,7 +33,6 @@ from orchestrator.clients.database.mongodb_common import (
     SNOS_BATCHES,
     Doc,
     enum_values,
-    utc,
 )
 from orchestrator.core.clients.database import AggregatorBatchQuery, BatchAlreadyExistsError, SnosBatchQuery
 from orchestrator.core.errors import NotFoundError
@@ -251,7 +251,7 @@ class MongoBatchStore:
         return None
 
     async def _update_stored(self, kind: _BatchKind[_B], stored: _B, previous: Doc) -> None:
-        stored.created_at = utc(previous["created_at"])
+        stored.created_at = as_utc(previous["created_at"])
         fields = batch_to_doc(stored)
         del fields["_id"], fields["created_at"]
         update: Doc = {"$set": fields}

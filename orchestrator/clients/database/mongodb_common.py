@@ -24,14 +24,6 @@ def from_ts(value: Any) -> datetime:
     return datetime.fromtimestamp(float(value), UTC)
 
 
-def utc(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float):
-        return from_ts(value)
-    return datetime.fromisoformat(str(value)).astimezone(UTC)
-
-
 def enum_values(values: Sequence[Any]) -> list[str]:
     """Enum members (statuses, job types) as the strings stored."""
     return [getattr(v, "value", v) for v in values]

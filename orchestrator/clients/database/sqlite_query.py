@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from orchestrator.core.models.timestamps import as_utc
 
 
 def ts(value: datetime) -> float:
     """Columns hold UTC unix seconds; a naive datetime is taken as UTC (not as the machine's local time)."""
-    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
+    return as_utc(value).timestamp()
 
 
 def in_clause(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:

@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
+from orchestrator.core.models.timestamps import UtcDatetime
+
 
 class AuditEntry(BaseModel):
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
     #: to the microsecond (job timestamps are whole seconds), so entries of one second keep their order
-    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    at: UtcDatetime = Field(default_factory=lambda: datetime.now(UTC))
     #: a label derived from the token (a short hash), or "anonymous"; never the token itself
     actor: str
     #: HTTP method and route, e.g. "POST /admin/jobs/retry/failed"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 from orchestrator.core.models.job import utc_now
+from orchestrator.core.models.timestamps import UtcDatetime
 
 
 class AggregatorBatchStatus(StrEnum):
@@ -63,8 +63,8 @@ class AggregatorBatch(BaseModel):
     aggregator_input_size_upper_bound: int = 750_000
     builtin_weights: AggregatorBuiltinWeights = Field(default_factory=AggregatorBuiltinWeights)
     status: AggregatorBatchStatus = AggregatorBatchStatus.OPEN
-    created_at: datetime = Field(default_factory=utc_now)
-    updated_at: datetime = Field(default_factory=utc_now)
+    created_at: UtcDatetime = Field(default_factory=utc_now)
+    updated_at: UtcDatetime = Field(default_factory=utc_now)
 
 
 class SnosBatch(BaseModel):
@@ -78,8 +78,8 @@ class SnosBatch(BaseModel):
     num_blocks: int = 1
     builtin_weights: BouncerWeights = Field(default_factory=BouncerWeights)
     status: SnosBatchStatus = SnosBatchStatus.OPEN
-    created_at: datetime = Field(default_factory=utc_now)
-    updated_at: datetime = Field(default_factory=utc_now)
+    created_at: UtcDatetime = Field(default_factory=utc_now)
+    updated_at: UtcDatetime = Field(default_factory=utc_now)
 
 
 class BlockBatchLookup(BaseModel):

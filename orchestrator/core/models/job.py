@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.core.models.metadata import JobMetadata
+from orchestrator.core.models.timestamps import UtcDatetime
 
 
 class JobType(StrEnum):
@@ -51,7 +52,7 @@ class JobLease(BaseModel):
     """
 
     owner: str
-    expires_at: datetime  # aware UTC
+    expires_at: UtcDatetime
 
 
 class JobItem(BaseModel):
@@ -64,8 +65,8 @@ class JobItem(BaseModel):
     external_id: str | int = ""
     metadata: JobMetadata
     version: int = 0
-    created_at: datetime = Field(default_factory=utc_now)
-    updated_at: datetime = Field(default_factory=utc_now)
+    created_at: UtcDatetime = Field(default_factory=utc_now)
+    updated_at: UtcDatetime = Field(default_factory=utc_now)
     lease: JobLease | None = None
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, RootModel, SerializerFunctionWrapHandler, model_serializer
+
+from orchestrator.core.models.timestamps import UtcDatetime
 
 
 class CommonMetadata(BaseModel):
@@ -142,7 +143,7 @@ class StateUpdateMetadata(BaseModel):
     tx_nonce: int | None = None
     tx_attempts: list[TxAttempt] = Field(default_factory=list)
     context: SettlementContext
-    storage_artifacts_tagged_at: datetime | None = None
+    storage_artifacts_tagged_at: UtcDatetime | None = None
 
 
 class AggregatorMetadata(BaseModel):
