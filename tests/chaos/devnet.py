@@ -34,7 +34,7 @@ from infra.launch.base import REPO, free_port
 from orchestrator.clients.database.sqlite import SqliteDatabaseClient
 from orchestrator.clients.snos.devnet import DEVNET_PROGRAM_HASH
 from orchestrator.config import ServerSettings
-from orchestrator.core.models.job import JobItem, JobStatus
+from orchestrator.core.models.job import JobItem, JobStatus, JobType
 
 DEPLOYER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil account 1, also the mock verifier's
 OPERATOR = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # anvil account 0: settlement transactions only
@@ -119,6 +119,9 @@ class RunResult:
     seconds: float
     #: seconds since the run started at which the core contract first reported each settled block
     settled_at: dict[int, float] = field(default_factory=dict)
+    #: when the database, read from this (another) process, lagged behind L1: a block was settled on L1
+    #: while no StateTransition job covering it was in the database
+    stale_reads: list[str] = field(default_factory=list)
 
 
 class ChaosDevnet:
@@ -269,41 +272,46 @@ class ChaosDevnet:
     async def wait_settled(self, timeout: float = 900) -> RunResult:
         """Until every block is settled and every job Completed; or a stuck job, a dead process, the timeout."""
         deadline = time.monotonic() + timeout
-        settled_at: dict[int, float] = {}
+        run = RunResult(False, "running", 0.0)
         closed = False
         last_line = 0.0
         while True:
             try:
-                progress = await self.progress()
+                progress: Progress | None = await self.progress()
             except Exception as exc:  # noqa: BLE001 - a missed poll is retried; the deadline bounds it
                 print(f"[chaos {self.elapsed():5.0f}s] progress unavailable: {exc}", flush=True)
                 progress = None
             if progress is not None:
-                for block in range(self.blocks.first, progress.settled + 1):
-                    settled_at.setdefault(block, self._t())
+                self._note(run, progress)
                 if time.monotonic() - last_line > 15:
-                    print(
-                        f"[chaos {self.elapsed():5.0f}s] L1 block {progress.settled}; {progress.by_status()}",
-                        flush=True,
-                    )
+                    print(f"[chaos {self.elapsed():5.0f}s] L1 {progress.settled}; {progress.by_status()}", flush=True)
                     last_line = time.monotonic()
-                if not closed:
-                    closed = await self._close_at_chain_end()
+                closed = closed or await self._close_at_chain_end()
                 if progress.settled >= self.last_block and progress.all_completed():
-                    return RunResult(True, "settled", self._t(), settled_at)
-                stuck = progress.stuck()
-                if stuck:
+                    return self._end(run, True, "settled")
+                if stuck := progress.stuck():
                     detail = "; ".join(
                         f"{j.job_type}/{j.internal_id} {j.status}: {j.metadata.common.failure_reason}" for j in stuck
                     )
-                    return RunResult(False, f"stuck jobs halt the pipeline: {detail}", self._t(), settled_at)
-            exited = [p for p in self.processes if p.popen.poll() not in (None, -signal.SIGKILL)]
-            if exited:
+                    return self._end(run, False, f"stuck jobs halt the pipeline: {detail}")
+            if exited := [p for p in self.processes if p.popen.poll() not in (None, -signal.SIGKILL)]:
                 tails = "\n".join(f"--- {p.name} exited {p.popen.returncode}:\n{p.log_tail()}" for p in exited)
-                return RunResult(False, f"an orchestrator process exited on its own:\n{tails}", self._t(), settled_at)
+                return self._end(run, False, f"an orchestrator process exited on its own:\n{tails}")
             if time.monotonic() > deadline:
-                return RunResult(False, f"timed out after {timeout:.0f}s", self._t(), settled_at)
+                return self._end(run, False, f"timed out after {timeout:.0f}s")
             await asyncio.sleep(1)
+
+    def _note(self, run: RunResult, progress: Progress) -> None:
+        for block in range(self.blocks.first, progress.settled + 1):
+            run.settled_at.setdefault(block, self._t())
+        if progress.settled >= self.blocks.first and not any(
+            j.job_type is JobType.STATE_TRANSITION for j in progress.jobs
+        ):
+            run.stale_reads.append(f"at {self._t()}s L1 had block {progress.settled}, the database no StateTransition")
+
+    def _end(self, run: RunResult, settled: bool, reason: str) -> RunResult:
+        run.settled, run.reason, run.seconds = settled, reason, self._t()
+        return run
 
     async def api(self, method: str, path: str) -> tuple[int, Any]:
         """One call to the first live orchestrator's API with the admin token: (status, JSON body)."""

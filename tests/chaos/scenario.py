@@ -72,6 +72,11 @@ async def run(scenario: Scenario, data_dir: Path, devnet_class: type[ChaosDevnet
                     raise RuntimeError("the fault schedule failed") from faults.exception()
         exit_codes = await devnet.stop_processes()
         report = await invariants.check(devnet, min_aggregator_batches=scenario.min_aggregator_batches)
+        if result.stale_reads:
+            report.violations.append(
+                "what one process commits, another sees: the database read from the harness's process lagged "
+                f"behind L1 {len(result.stale_reads)} time(s), first {result.stale_reads[0]}"
+            )
         report.figures.update(
             scenario=scenario.name,
             settle_seconds=result.seconds,
