@@ -18,30 +18,20 @@ import argparse
 import asyncio
 import json
 import sys
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 from orchestrator.clients.node.madara import MadaraNodeClient
 from orchestrator.clients.snos.command import EXIT_RETRYABLE, PIE_FILE, PROGRAM_OUTPUT_FILE, SNOS_OUTPUT_FILE
-from orchestrator.clients.snos.devnet import DevnetSnosRunner
+from orchestrator.clients.snos.devnet import BlobBuilder, DevnetSnosRunner
 from orchestrator.core.madara.node import L2NodeClient
 from orchestrator.core.madara.snos import SnosError, SnosOutput, SnosRequest
-from orchestrator.services.da.batch import compress_state_update
-from orchestrator.services.da.blob import felts_to_blobs
-from orchestrator.services.da.squash import squash
+from orchestrator.services.da.batch import batch_blobs
 
 
-def blob_builder(node: L2NodeClient) -> Any:
-    """The batch DA pipeline the stand-in's KZG words commit to: squash, compress, FFT into blobs."""
-
-    async def build_blobs(updates: list[dict[str, Any]]) -> list[bytes]:
-        first, last = updates[0]["block_number"], updates[-1]["block_number"]
-        block = await node.get_block_with_tx_hashes(last)
-        squashed = await squash(updates, first - 1, node)
-        felts = await compress_state_update(squashed, last, block.get("starknet_version", "0.14.1"), node)
-        return await asyncio.to_thread(felts_to_blobs, felts)
-
-    return build_blobs
+def blob_builder(node: L2NodeClient) -> BlobBuilder:
+    """The batch DA pipeline the stand-in's KZG words commit to (the one the orchestrator's devnet runner uses)."""
+    return partial(batch_blobs, node)
 
 
 async def run_os(request: SnosRequest) -> SnosOutput:

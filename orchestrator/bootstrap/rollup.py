@@ -8,7 +8,8 @@ the types, naming the variable should a caller skip that validation.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from functools import partial
+from typing import TypeVar
 
 from orchestrator.bootstrap.container import OwnedClients
 from orchestrator.clients.aggregator.command import CommandAggregatorRunner
@@ -33,9 +34,7 @@ from orchestrator.core.madara.node import ChainDetailsSource, L2NodeClient
 from orchestrator.core.madara.prover import ProverClient
 from orchestrator.core.madara.settlement import SettlementClient
 from orchestrator.core.madara.snos import SnosRunner
-from orchestrator.services.da.batch import compress_state_update
-from orchestrator.services.da.blob import felts_to_blobs
-from orchestrator.services.da.squash import squash
+from orchestrator.services.da.batch import batch_blobs
 
 T = TypeVar("T")
 
@@ -62,16 +61,7 @@ def build_snos_runner(settings: Settings, node: L2NodeClient, chain: ChainDetail
     if s.snos_runner == "command":
         template = _required(s.snos_command, "SNOS_COMMAND")
         return CommandSnosRunner(template, timeout_seconds=s.snos_timeout_seconds, chain=chain)
-
-    async def build_blobs(updates: list[dict[str, Any]]) -> list[bytes]:
-        # The batch pipeline: squash the range, compress (stateful + stateless), FFT into blobs.
-        first, last = updates[0]["block_number"], updates[-1]["block_number"]
-        block = await node.get_block_with_tx_hashes(last)
-        squashed = await squash(updates, first - 1, node)
-        felts = await compress_state_update(squashed, last, block.get("starknet_version", "0.14.1"), node)
-        return felts_to_blobs(felts)
-
-    return DevnetSnosRunner(node, build_blobs)
+    return DevnetSnosRunner(node, partial(batch_blobs, node))
 
 
 def build_aggregator_runner(

@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 
 from orchestrator.controllers.cli.errors import CliError
+from orchestrator.core.madara.felt import json_felt
 
 
 def _felt(value: str) -> int:
     try:
-        return int(value, 16) if value.lower().startswith("0x") else int(value)
-    except ValueError:
-        raise CliError(f"--program-hash: not a number: {value!r}") from None
+        return json_felt(value)
+    except ValueError as exc:
+        raise CliError(f"--program-hash: {exc}") from None
 
 
 @click.group("pie")

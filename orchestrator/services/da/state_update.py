@@ -21,9 +21,7 @@ from pydantic import (
 )
 
 from orchestrator.core.errors import OrchestratorError
-
-# The Starknet field prime: every felt is below it.
-STARK_PRIME = 2**251 + 17 * 2**192 + 1
+from orchestrator.core.madara.felt import STARK_PRIME
 
 
 class StateUpdateFormatError(OrchestratorError, ValueError):

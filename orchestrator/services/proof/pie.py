@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.core.errors import OrchestratorError
+from orchestrator.core.madara.felt import STARK_PRIME
 
-STARK_PRIME = 2**251 + 17 * 2**192 + 1
 ADDRESS_BYTES = 8
 OFFSET_BITS = 47
 OUTPUT_BUILTIN = "output"

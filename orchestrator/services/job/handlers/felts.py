@@ -11,8 +11,7 @@ import json
 from collections.abc import Sequence
 
 from orchestrator.core.errors import OrchestratorError
-
-STARK_PRIME = 2**251 + 17 * 2**192 + 1
+from orchestrator.core.madara.felt import json_felt
 
 
 class FeltJsonError(OrchestratorError, ValueError):
@@ -24,21 +23,10 @@ def encode_felts_json(felts: Sequence[int]) -> bytes:
 
 
 def _felt(value: object, index: int) -> int:
-    if isinstance(value, bool):
-        raise FeltJsonError(f"element {index} is a boolean, not a felt")
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            number = int(text, 16) if text.lower().startswith("0x") else int(text, 10)
-        except ValueError:
-            raise FeltJsonError(f"element {index} is not a number: {value!r}") from None
-    else:
-        raise FeltJsonError(f"element {index} is not a felt: {value!r}")
-    if not 0 <= number < STARK_PRIME:
-        raise FeltJsonError(f"element {index} is not a Starknet field element: {number:#x}")
-    return number
+    try:
+        return json_felt(value)
+    except ValueError as exc:
+        raise FeltJsonError(f"element {index}: {exc}") from None
 
 
 def decode_felts_json(data: bytes) -> list[int]:
