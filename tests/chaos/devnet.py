@@ -11,6 +11,7 @@ Madara node, MockFactRegistry and TestStarknetCore, `orchestrator setup`. Unlike
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -264,6 +265,16 @@ class ChaosDevnet:
             return await db.get_jobs_by_types_and_statuses([], [])
         finally:
             await db.close()
+
+    async def first_run(self, job_type: JobType, internal_id: int | None = None) -> dict[str, Any]:
+        """The first recorded handler run of such a job (from the recorder's file, not the database)."""
+        while True:
+            if self.runs_file.exists():
+                for line in self.runs_file.read_text().splitlines():
+                    record = json.loads(line)
+                    if record["job_type"] == job_type.value and internal_id in (None, record["internal_id"]):
+                        return dict(record)
+            await asyncio.sleep(0.2)
 
     async def progress(self) -> Progress:
         assert self.core is not None

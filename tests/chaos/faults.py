@@ -160,7 +160,7 @@ def append_line(path: Path, record: dict[str, Any]) -> None:
 
 
 def record_runs(cls: type, runs_file: Path) -> None:
-    """`cls.process_job(job)` records {event start|end, run, job_type, internal_id, pid, t, outcome}."""
+    """`cls.process_job(job)` records {event start|end, run, job_id, job_type, internal_id, pid, t, outcome}."""
     original = cls.process_job  # type: ignore[attr-defined]
 
     def record(event: str, job: Any, run: str, outcome: str = "") -> None:
@@ -169,6 +169,7 @@ def record_runs(cls: type, runs_file: Path) -> None:
             {
                 "event": event,
                 "run": run,
+                "job_id": str(job.id),
                 "job_type": str(job.job_type),
                 "internal_id": job.internal_id,
                 "pid": os.getpid(),

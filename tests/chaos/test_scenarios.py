@@ -17,7 +17,7 @@ import pytest
 
 from infra.devnet.faulty_proxy import FaultPlan
 from orchestrator.config import ServiceSettings
-from orchestrator.core.models.job import JobStatus, JobType
+from orchestrator.core.models.job import JobType
 from tests.chaos.devnet import ChaosDevnet
 from tests.chaos.faults import OutageWindow
 from tests.chaos.scenario import Scenario, WindowFaults, is_settlement_broadcast, run
@@ -102,8 +102,7 @@ def test_l2_node_and_prover_answer_503_for_60s(tmp_path: Path, devnet_tools: Non
 
     async def during(devnet: ChaosDevnet) -> None:
         assert devnet.node is not None
-        while not any(j.job_type is JobType.SNOS_RUN for j in await devnet.jobs()):
-            await asyncio.sleep(0.2)
+        await devnet.first_run(JobType.SNOS_RUN)
         window = OutageWindow(time.time(), 60)
         window.write(window_file)
         devnet.node.faults = WindowFaults(window)
@@ -130,13 +129,9 @@ def test_snos_run_slower_than_the_stale_lock_timeout(tmp_path: Path, devnet_tool
     duplicates: dict[str, Any] = {}
 
     async def during(devnet: ChaosDevnet) -> None:
-        job = None
-        while job is None or job.status is not JobStatus.LOCKED_FOR_PROCESSING:
-            jobs = await devnet.jobs()
-            job = next((j for j in jobs if j.job_type is JobType.SNOS_RUN and j.internal_id == 1), None)
-            await asyncio.sleep(0.5)
+        run = await devnet.first_run(JobType.SNOS_RUN, 1)
         await asyncio.sleep(25)  # past the 20 s, while the run still goes on
-        duplicates["duplicate_process_request"] = await devnet.request_processing(str(job.id))
+        duplicates["duplicate_process_request"] = await devnet.request_processing(run["job_id"])
 
     scenario = Scenario(
         "slow-snos",
@@ -172,8 +167,7 @@ def test_aws_profile_localstack_frozen_30s_and_mongodb_restarted(tmp_path: Path,
         await asyncio.sleep(30)  # the fault schedule
         faults["localstack_frozen_at"] = round(devnet.elapsed(), 1)
         await devnet.freeze_localstack(30)
-        while not any(j.job_type is JobType.STATE_TRANSITION for j in await devnet.jobs()):
-            await asyncio.sleep(1)
+        await devnet.first_run(JobType.STATE_TRANSITION)
         faults["mongodb_restarted_at"] = round(devnet.elapsed(), 1)
         await devnet.restart_mongo()
         faults["mongodb_back_at"] = round(devnet.elapsed(), 1)

@@ -46,9 +46,9 @@ async def test_recorded_runs_end_with_their_outcome_and_a_killed_run_ends_at_its
     runs_file, kills_file = tmp_path / "runs.jsonl", tmp_path / "kills.txt"
     record_runs(Recorded, runs_file)
     handler = Recorded()
-    assert await handler.process_job(SimpleNamespace(job_type="SnosRun", internal_id=1)) == "external"
+    assert await handler.process_job(SimpleNamespace(id="j1", job_type="SnosRun", internal_id=1)) == "external"
     with pytest.raises(RuntimeError):
-        await handler.process_job(SimpleNamespace(job_type="SnosRun", internal_id=2))
+        await handler.process_job(SimpleNamespace(id="j2", job_type="SnosRun", internal_id=2))
     # a start without an end: the process died; its kill time closes the run
     killed = '{"event": "start", "run": "x", "job_type": "SnosRun", "internal_id": 3, "pid": 42, "t": 1.0}\n'
     runs_file.write_text(runs_file.read_text() + killed)
