@@ -15,13 +15,12 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from orchestrator.clients.alerts.sns import find_topic_arn
 from orchestrator.clients.aws_connection import AwsConnection, error_code, translate
 from orchestrator.clients.aws_names import (
-    EXPIRY_TAG_KEY,
-    EXPIRY_TAG_VALUE,
     LIFECYCLE_RULE_ID,
     Arn,
     AwsNames,
@@ -32,6 +31,13 @@ from orchestrator.clients.cron.eventbridge import EventBridgeCronClient, EventBr
 from orchestrator.clients.queue.sqs import NONEXISTENT_QUEUE_CODES, QueueControl, queue_controls
 from orchestrator.core.errors import ConfigError, OrchestratorError
 from orchestrator.core.models.queue import LAYER_QUEUES, LAYER_TRIGGERS, Layer, QueueType
+from orchestrator.resources.aws_documents import (
+    lifecycle_rule,
+    queue_policy,
+    same_attribute,
+    send_policy,
+    trust_policy,
+)
 
 State = Literal["created", "already present", "updated"]
 Report = Callable[[str, str, str], None]
@@ -79,68 +85,14 @@ async def poll_until(check: Callable[[], Awaitable[bool]], what: str, timeout: f
         await asyncio.sleep(interval)
 
 
-def _trust_policy() -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": ["scheduler.amazonaws.com", "events.amazonaws.com"]},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-    )
+def _answers(call: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[bool]]:
+    """A readiness check: the resource is ready once `call` (a describe/get of it) succeeds."""
 
+    async def check() -> bool:
+        await call()
+        return True
 
-def _send_policy(queue_arn: str) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn}],
-    }
-
-
-def _queue_policy(queue_arn: str, rule_arn_pattern: str) -> dict[str, Any]:
-    """Lets the trigger rules (and only them) send to the worker-trigger queue."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "orchestrator-trigger-rules",
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {"ArnLike": {"aws:SourceArn": rule_arn_pattern}},
-            }
-        ],
-    }
-
-
-def _lifecycle_rule(days: int) -> dict[str, Any]:
-    return {
-        "ID": LIFECYCLE_RULE_ID,
-        "Status": "Enabled",
-        "Filter": {"Tag": {"Key": EXPIRY_TAG_KEY, "Value": EXPIRY_TAG_VALUE}},
-        "Expiration": {"Days": days},
-    }
-
-
-def _same_attribute(name: str, wanted: str, current: str | None) -> bool:
-    if current is None:
-        return False
-    if name in ("RedrivePolicy", "Policy"):
-        try:
-            a, b = json.loads(wanted), json.loads(current)
-        except ValueError:
-            return False
-        if name == "RedrivePolicy":
-            return a.get("deadLetterTargetArn") == b.get("deadLetterTargetArn") and str(
-                a.get("maxReceiveCount")
-            ) == str(b.get("maxReceiveCount"))
-        return bool(a == b)
-    return wanted == current
+    return check
 
 
 class AwsProvisioner:
@@ -221,11 +173,7 @@ class AwsProvisioner:
                 await s3.create_bucket(**kwargs)
                 state = "created"
 
-            async def bucket_ready() -> bool:
-                await s3.head_bucket(Bucket=name)
-                return True
-
-            waited = await self._ready(bucket_ready, f"bucket {name}")
+            waited = await self._ready(_answers(partial(s3.head_bucket, Bucket=name)), f"bucket {name}")
             self._done("bucket", name, state, waited)
             await self.lifecycle(s3, name)
         except (OrchestratorError, asyncio.CancelledError):
@@ -234,7 +182,7 @@ class AwsProvisioner:
             raise self._fail(exc, f"S3 bucket {name}") from exc
 
     async def lifecycle(self, s3: Any, bucket: str) -> None:
-        wanted = _lifecycle_rule(self.options.storage_expiration_days)
+        wanted = lifecycle_rule(self.options.storage_expiration_days)
         try:
             current = (await s3.get_bucket_lifecycle_configuration(Bucket=bucket)).get("Rules", [])
         except Exception as exc:
@@ -279,7 +227,7 @@ class AwsProvisioner:
             try:
                 url = (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
                 current = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]))["Attributes"]
-                changed = {k: v for k, v in attributes.items() if not _same_attribute(k, v, current.get(k))}
+                changed = {k: v for k, v in attributes.items() if not same_attribute(k, v, current.get(k))}
                 if changed:
                     await sqs.set_queue_attributes(QueueUrl=url, Attributes=changed)
                     state = "updated"
@@ -296,7 +244,7 @@ class AwsProvisioner:
                 nonlocal arn
                 attrs = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]))["Attributes"]
                 arn = attrs.get("QueueArn", "")
-                return bool(arn) and all(_same_attribute(k, v, attrs.get(k)) for k, v in attributes.items())
+                return bool(arn) and all(same_attribute(k, v, attrs.get(k)) for k, v in attributes.items())
 
             waited = await self._ready(queue_ready, f"queue {name}")
             self._done("queue", name, state, waited)
@@ -323,7 +271,7 @@ class AwsProvisioner:
                 rule_pattern = str(
                     Arn(self.partition, "events", region, account, f"rule/{self.names.trigger_rule_prefix}*")
                 )
-                trigger_policy = json.dumps(_queue_policy(queue_arn, rule_pattern))
+                trigger_policy = json.dumps(queue_policy(queue_arn, rule_pattern))
                 policy = trigger_policy
             arns[queue] = await self._queue(sqs, queue, self._queue_attributes(queue, arns[dlq], policy))
         return arns
@@ -339,10 +287,7 @@ class AwsProvisioner:
                 state = "created"
             topic_arn = arn
 
-            async def topic_ready() -> bool:
-                await sns.get_topic_attributes(TopicArn=topic_arn)
-                return True
-
+            topic_ready = _answers(partial(sns.get_topic_attributes, TopicArn=topic_arn))
             waited = await self._ready(topic_ready, f"topic {name}")
             self._done("topic", name, state, waited)
             return topic_arn
@@ -367,20 +312,16 @@ class AwsProvisioner:
                     raise
                 created = await iam.create_role(
                     RoleName=role,
-                    AssumeRolePolicyDocument=_trust_policy(),
+                    AssumeRolePolicyDocument=trust_policy(),
                     Description="orchestrator: lets EventBridge deliver trigger messages to the worker-trigger queue",
                 )
                 role_arn = str(created["Role"]["Arn"])
                 state = "created"
 
-            async def role_ready() -> bool:
-                await iam.get_role(RoleName=role)
-                return True
-
-            waited = await self._ready(role_ready, f"IAM role {role}")
+            waited = await self._ready(_answers(partial(iam.get_role, RoleName=role)), f"IAM role {role}")
             self._done("iam-role", role, state, waited)
 
-            wanted = _send_policy(trigger_queue_arn)
+            wanted = send_policy(trigger_queue_arn)
             try:
                 document = (await iam.get_role_policy(RoleName=role, PolicyName=policy))["PolicyDocument"]
                 if isinstance(document, str):
@@ -393,10 +334,7 @@ class AwsProvisioner:
             if policy_state != "already present":
                 await iam.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=json.dumps(wanted))
 
-            async def policy_ready() -> bool:
-                await iam.get_role_policy(RoleName=role, PolicyName=policy)
-                return True
-
+            policy_ready = _answers(partial(iam.get_role_policy, RoleName=role, PolicyName=policy))
             waited = await self._ready(policy_ready, f"IAM policy {policy}")
             self._done("iam-policy", policy, policy_state, waited)
             return role_arn
