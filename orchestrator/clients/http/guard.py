@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TypeVar
 
 from orchestrator.clients.http.breaker import BreakerConfig, CircuitBreaker
@@ -45,6 +46,32 @@ class ServiceGuard:
         self.metrics = metrics or ServiceMetrics(service)
         self.breaker = CircuitBreaker(service, breaker, metrics=self.metrics, clock=clock)
 
+    async def _attempt(
+        self, fn: Callable[[], Awaitable[T]], is_failure: Callable[[Exception], bool], failures: list[Exception]
+    ) -> T:
+        """One try through the breaker; a counted failure is appended to `failures`."""
+        try:
+            self.breaker.before_call()
+        except CircuitOpenError:
+            if failures:
+                # The circuit opened during this call's retries: stop, and report the real error.
+                raise _StopRetrying(failures[-1]) from None
+            raise
+        try:
+            value = await fn()
+        except asyncio.CancelledError:
+            self.breaker.record_abandoned()
+            raise
+        except Exception as error:
+            if is_failure(error):
+                self.breaker.record_failure()
+                failures.append(error)
+            else:
+                self.breaker.record_success()
+            raise
+        self.breaker.record_success()
+        return value
+
     async def call(
         self,
         operation: str,
@@ -57,30 +84,8 @@ class ServiceGuard:
         metrics.calls[operation] += 1
         started = time.monotonic()
 
-        last_failure: list[Exception] = []
-
-        async def attempt() -> T:
-            try:
-                self.breaker.before_call()
-            except CircuitOpenError:
-                if last_failure:
-                    # The circuit opened during this call's retries: stop, and report the real error.
-                    raise _StopRetrying(last_failure[-1]) from None
-                raise
-            try:
-                value = await fn()
-            except asyncio.CancelledError:
-                self.breaker.record_abandoned()
-                raise
-            except Exception as error:
-                if is_failure(error):
-                    self.breaker.record_failure()
-                    last_failure.append(error)
-                else:
-                    self.breaker.record_success()
-                raise
-            self.breaker.record_success()
-            return value
+        failures: list[Exception] = []
+        attempt = partial(self._attempt, fn, is_failure, failures)
 
         def count_retry(_attempt: int, _error: Exception, _delay: float) -> None:
             metrics.retries[operation] += 1

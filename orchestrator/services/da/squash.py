@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from orchestrator.services.da.state_reader import StateReader
 from orchestrator.services.da.state_update import (
@@ -37,36 +38,44 @@ class SquashError(ValueError):
     pass
 
 
+@dataclass
+class _LastWrites:
+    """The range's writes, the last one winning."""
+
+    storage: dict[int, dict[int, int]] = field(default_factory=dict)
+    deployed: dict[int, int] = field(default_factory=dict)
+    replaced: dict[int, int] = field(default_factory=dict)
+    declared: dict[int, int] = field(default_factory=dict)
+    migrated: dict[int, int] = field(default_factory=dict)
+    nonces: dict[int, int] = field(default_factory=dict)
+    deprecated: set[int] = field(default_factory=set)
+
+    def add(self, diff: StateDiff) -> None:
+        for contract in diff.storage_diffs:
+            slots = self.storage.setdefault(contract.address, {})
+            for entry in contract.storage_entries:
+                slots[entry.key] = entry.value
+        self.deployed.update((d.address, d.class_hash) for d in diff.deployed_contracts)
+        self.replaced.update((r.contract_address, r.class_hash) for r in diff.replaced_classes)
+        self.declared.update((c.class_hash, c.compiled_class_hash) for c in diff.declared_classes)
+        self.migrated.update((c.class_hash, c.compiled_class_hash) for c in diff.migrated_compiled_classes)
+        self.nonces.update((n.contract_address, n.nonce) for n in diff.nonces)
+        self.deprecated.update(diff.deprecated_declared_classes)
+
+
 async def squash(
     raw_updates: Sequence[StateUpdateLike], pre_range_block: int | None, reader: StateReader
 ) -> StateUpdate:
     updates = [as_state_update(u) for u in raw_updates]
     if not updates:
         raise SquashError("cannot squash an empty list of state updates")
-
-    storage: dict[int, dict[int, int]] = {}
-    deployed: dict[int, int] = {}
-    replaced: dict[int, int] = {}
-    declared: dict[int, int] = {}
-    migrated: dict[int, int] = {}
-    nonces: dict[int, int] = {}
-    deprecated: set[int] = set()
+    writes = _LastWrites()
     for update in updates:
-        diff = update.state_diff
-        for contract in diff.storage_diffs:
-            slots = storage.setdefault(contract.address, {})
-            for entry in contract.storage_entries:
-                slots[entry.key] = entry.value
-        deployed.update((d.address, d.class_hash) for d in diff.deployed_contracts)
-        replaced.update((r.contract_address, r.class_hash) for r in diff.replaced_classes)
-        declared.update((c.class_hash, c.compiled_class_hash) for c in diff.declared_classes)
-        migrated.update((c.class_hash, c.compiled_class_hash) for c in diff.migrated_compiled_classes)
-        nonces.update((n.contract_address, n.nonce) for n in diff.nonces)
-        deprecated.update(diff.deprecated_declared_classes)
+        writes.add(update.state_diff)
 
-    pre_values = await _pre_range_storage(storage, pre_range_block, reader)
+    pre_values = await _pre_range_storage(writes.storage, pre_range_block, reader)
     storage_diffs = []
-    for address, slots in storage.items():
+    for address, slots in writes.storage.items():
         entries = [
             StorageEntry(key=key, value=value)
             for key, value in slots.items()
@@ -74,25 +83,18 @@ async def squash(
         ]
         if entries:
             storage_diffs.append(ContractStorageDiff(address=address, storage_entries=entries))
-
-    for address in [a for a in replaced if a in deployed]:
-        deployed[address] = replaced.pop(address)
-    if pre_range_block is None:
-        replaced = {}
-    elif replaced:
-        addresses = list(replaced)
-        previous = await reader.get_class_hash_at_many(pre_range_block, addresses)
-        _check_answers("class hash", previous, addresses)
-        replaced = {a: h for a, h in replaced.items() if h != dict(zip(addresses, previous, strict=True))[a]}
+    replaced = await _replacements(writes, pre_range_block, reader)
 
     diff = StateDiff(
         storage_diffs=storage_diffs,
-        deprecated_declared_classes=list(deprecated),
-        declared_classes=[DeclaredClass(class_hash=h, compiled_class_hash=c) for h, c in declared.items()],
-        migrated_compiled_classes=[DeclaredClass(class_hash=h, compiled_class_hash=c) for h, c in migrated.items()],
-        deployed_contracts=[DeployedContract(address=a, class_hash=h) for a, h in deployed.items()],
+        deprecated_declared_classes=list(writes.deprecated),
+        declared_classes=[DeclaredClass(class_hash=h, compiled_class_hash=c) for h, c in writes.declared.items()],
+        migrated_compiled_classes=[
+            DeclaredClass(class_hash=h, compiled_class_hash=c) for h, c in writes.migrated.items()
+        ],
+        deployed_contracts=[DeployedContract(address=a, class_hash=h) for a, h in writes.deployed.items()],
         replaced_classes=[ReplacedClass(contract_address=a, class_hash=h) for a, h in replaced.items()],
-        nonces=[NonceUpdate(contract_address=a, nonce=n) for a, n in nonces.items()],
+        nonces=[NonceUpdate(contract_address=a, nonce=n) for a, n in writes.nonces.items()],
     )
     return StateUpdate(
         block_hash=updates[-1].block_hash,
@@ -100,6 +102,21 @@ async def squash(
         new_root=updates[-1].new_root,
         state_diff=sort_state_diff(diff),
     )
+
+
+async def _replacements(writes: _LastWrites, pre_range_block: int | None, reader: StateReader) -> dict[int, int]:
+    """The class replacements left once those of contracts deployed in the range fold into their
+    deployment (updating `writes.deployed`) and those restoring the pre-range class are dropped."""
+    replaced = dict(writes.replaced)
+    for address in [a for a in replaced if a in writes.deployed]:
+        writes.deployed[address] = replaced.pop(address)
+    if pre_range_block is None or not replaced:
+        return {}
+    addresses = list(replaced)
+    previous = await reader.get_class_hash_at_many(pre_range_block, addresses)
+    _check_answers("class hash", previous, addresses)
+    before = dict(zip(addresses, previous, strict=True))
+    return {a: h for a, h in replaced.items() if h != before[a]}
 
 
 async def _pre_range_storage(
