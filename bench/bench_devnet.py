@@ -7,7 +7,8 @@ Parts (`--only latency,reference,throughput`; all by default):
 - throughput: every recorded block available at once (`--block-time 0 --blocks 999`) with the
   reference's default batch limits (MAX_BATCH_SIZE 100, MAX_BLOCKS_PER_SNOS_BATCH 10, MAX_BATCH_TIME
   1800 s): blocks settled per minute and the orchestrator's CPU seconds per block.
-Resident memory: the orchestrator process sampled every 0.5 s (at start, i.e. idle, and the peak).
+Resident memory: the orchestrator process sampled every 0.5 s: its first sample (just started), the peak,
+and the last one (every block settled, nothing left to do: idle after the work).
 Each run starts its own anvil; the reference run takes several minutes, the throughput run longer.
 
 Run: `.venv/bin/python bench/bench_devnet.py [--only latency,reference] [--blocks 12]`.
@@ -137,12 +138,12 @@ def latency_table(blocks: int, parts: list[str]) -> None:
     if "reference" in parts:
         runs["reference intervals"] = run_devnet(args, REFERENCE_TIMING, 3600)
     print(f"\nblock→L1 latency, --block-time 2 --blocks {blocks}")
-    print(f"{'timing':<22} | {'p50 s':>7} | {'p95 s':>7} | {'max s':>7} | blocks | wall s | RSS start / peak")
+    print(f"{'timing':<22} | {'p50 s':>7} | {'p95 s':>7} | {'max s':>7} | blocks | wall s | RSS start / peak / settled")
     found = {}
     for name, run in runs.items():
         figures = run.latency()
         rss = run.orchestrator.rss_kb
-        memory = f"{_mb(rss[0])} / {_mb(max(rss))}" if rss else "n/a"
+        memory = f"{_mb(rss[0])} / {_mb(max(rss))} / {_mb(rss[-1])}" if rss else "n/a"
         if run.returncode != 0 or figures is None:
             print(f"{name:<22} | failed (exit {run.returncode}): {' / '.join(run.lines[-3:])}")
             continue
@@ -164,11 +165,11 @@ def throughput_table(blocks: int) -> None:
         return
     settled_in = figures[2]  # every block produced at once: the last one settled after max
     rss = run.orchestrator.rss_kb
-    print("blocks | settled in s | blocks/min | orchestrator CPU s | CPU s/block | RSS start / peak")
+    print("blocks | settled in s | blocks/min | orchestrator CPU s | CPU s/block | RSS start / peak / settled")
     print(
         f"{figures[3]:>6} | {settled_in:>12.1f} | {figures[3] / settled_in * 60:>10.1f} | "
         f"{run.orchestrator.cpu_seconds:>18.1f} | {run.orchestrator.cpu_seconds / figures[3]:>11.3f} | "
-        f"{_mb(rss[0]) if rss else 'n/a'} / {_mb(max(rss)) if rss else 'n/a'}"
+        f"{_mb(rss[0]) if rss else 'n/a'} / {_mb(max(rss)) if rss else 'n/a'} / {_mb(rss[-1]) if rss else 'n/a'}"
     )
 
 
