@@ -26,7 +26,8 @@ never its wiring (see env.py).
 its last line then `latency block→L1: p50 X.Xs, p95 Y.Ys, max Z.Zs over N blocks`; and 1 on a Failed
 (or VerificationTimeout) job, an orchestrator exit, or `--timeout`.
 Logs: the orchestrator's in the data directory, anvil's in infra/.services/logs; the run's addresses,
-URLs and block range in <data dir>/devnet.json.
+URLs and block range in <data dir>/devnet.json; each block's produced and settled times in
+<data dir>/latency.json at the end.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ VERIFIER_KEY = DEV_PRIVATE_KEYS[1]
 L1_BLOCK_TIME = 1
 #: The run's description in its data directory (addresses, URLs, block range).
 DESCRIPTION = "devnet.json"
+#: Each block's produced-on-L2 and settled-on-L1 times, written in the data directory at the end.
+LATENCIES = "latency.json"
 #: Seconds between polls of L1 and the orchestrator: also the resolution of the block→L1 latency.
 POLL_SECONDS = 1.0
 
@@ -300,6 +303,8 @@ async def watch(options: Options, blocks: DevnetBlocks, started: Started, stop: 
         view.close()
         await api.close()
         await database.close()
+        # each block's produced-on-L2 and settled-on-L1 times, for tools and benchmarks
+        (options.data_dir / LATENCIES).write_text(json.dumps(state.tracker.record(), indent=1) + "\n")
     if options.until_settled and result == 0:
         print(state.tracker.line(), flush=True)
     return result

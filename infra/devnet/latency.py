@@ -56,3 +56,10 @@ class SettlementTracker:
 
     def line(self) -> str:
         return latency_line(self.latencies())
+
+    def record(self) -> dict[str, dict[str, float | None]]:
+        """Every produced block's reveal and settle times (seconds since the epoch) and latency."""
+        return {
+            str(block): {"produced": produced, "settled": self.settled.get(block), "latency": self.latency(block)}
+            for block, produced in sorted(self.produced.items())
+        }

@@ -96,3 +96,13 @@ def test_the_tracker_settles_every_produced_block_up_to_the_l1_state_block_once(
     assert tracker.observe(13, 120.0) == [13]
     assert tracker.latencies() == [10.0, 8.0, 16.0]
     assert tracker.line() == "latency block→L1: p50 10.0s, p95 16.0s, max 16.0s over 3 blocks"
+    assert tracker.record()["12"] == {"produced": 102.0, "settled": 110.0, "latency": 8.0}
+
+
+def test_a_block_not_settled_yet_is_recorded_without_a_settle_time() -> None:
+    tracker = SettlementTracker(11, {11: 100.0, 12: 102.0})
+    tracker.observe(11, 105.0)
+    assert tracker.record() == {
+        "11": {"produced": 100.0, "settled": 105.0, "latency": 5.0},
+        "12": {"produced": 102.0, "settled": None, "latency": None},
+    }
