@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from orchestrator.core.clients.database import DatabaseClient
+from orchestrator.core.clients.database import DatabaseClient, JobRepository
 from orchestrator.core.clients.lock import LockClient
 from orchestrator.core.clients.queue import QueueClient
 from orchestrator.core.clients.storage import StorageClient
-from tests.integration.contracts.contract_backends import ALERTS, CRON, DATABASE, LOCK, QUEUE, STORAGE, Backend
+from tests.integration.contracts.contract_backends import ALERTS, CRON, DATABASE, JOBS, LOCK, QUEUE, STORAGE, Backend
 
 
 def _params(registry: dict[str, Backend]) -> list[Any]:
@@ -34,6 +34,16 @@ async def _harness(registry: dict[str, Backend], request: pytest.FixtureRequest,
 @pytest.fixture(params=_params(DATABASE))
 async def database_harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
     async with _harness(DATABASE, request, tmp_path) as harness:
+        yield harness
+
+
+#: every store that is a JobRepository: the databases and the job-only fakes
+_JOB_STORES = {**DATABASE, **JOBS}
+
+
+@pytest.fixture(params=_params(_JOB_STORES))
+async def jobs_harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    async with _harness(_JOB_STORES, request, tmp_path) as harness:
         yield harness
 
 
@@ -70,6 +80,12 @@ async def alerts_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
 @pytest.fixture
 async def database(database_harness: Any) -> DatabaseClient:
     client: DatabaseClient = await database_harness.new_client()
+    return client
+
+
+@pytest.fixture
+async def jobs(jobs_harness: Any) -> JobRepository:
+    client: JobRepository = await jobs_harness.new_client()
     return client
 
 

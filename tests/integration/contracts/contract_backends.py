@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -38,12 +39,13 @@ from orchestrator.clients.queue.local import SqliteQueueClient
 from orchestrator.clients.storage.local import LocalStorageClient
 from orchestrator.core.clients.alerts import AlertClient
 from orchestrator.core.clients.cron import CronClient
-from orchestrator.core.clients.database import DatabaseClient
+from orchestrator.core.clients.database import DatabaseClient, JobRepository
 from orchestrator.core.clients.lock import LockClient
 from orchestrator.core.clients.queue import QueueClient
 from orchestrator.core.clients.storage import StorageClient
 from orchestrator.core.models.queue import DEFAULT_VISIBILITY_TIMEOUT, MAX_RECEIVE_COUNT, QueueType
 from orchestrator.core.version import ORCHESTRATOR_VERSION
+from tests.fakes import FakeAlerts, FakeDatabase, FakeQueue, FakeQueueStore
 
 # --- what a backend hands the suites ----------------------------------------------------------
 
@@ -51,6 +53,11 @@ from orchestrator.core.version import ORCHESTRATOR_VERSION
 class DatabaseHarness(Protocol):
     async def new_client(self) -> DatabaseClient:
         """A connected client of this test's (initially empty) database."""
+
+
+class JobsHarness(Protocol):
+    async def new_client(self) -> JobRepository:
+        """A client of this test's (initially empty) job store."""
 
 
 class QueueHarness(Protocol):
@@ -99,6 +106,8 @@ class Backend:
 
 
 DATABASE: dict[str, Backend] = {}
+#: Stores that are only a JobRepository (the unit tests' fakes); the job suites run on these and on DATABASE.
+JOBS: dict[str, Backend] = {}
 QUEUE: dict[str, Backend] = {}
 STORAGE: dict[str, Backend] = {}
 LOCK: dict[str, Backend] = {}
@@ -241,6 +250,52 @@ class LogAlertsHarness(_Closers):
         return [record.getMessage() for record in self.handler.records]
 
 
+class FakeJobsHarness(_Closers):
+    """The in-memory fake the services' unit tests use; one store, so two clients share what they write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store = FakeDatabase()
+
+    async def new_client(self) -> JobRepository:
+        return self.store
+
+
+class FakeQueueHarness(_Closers):
+    """The unit tests' in-memory queue on the real clock, with the contract's dead-letter policy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages = FakeQueueStore()
+
+    async def new_client(
+        self,
+        orchestrator_version: str = ORCHESTRATOR_VERSION,
+        visibility_timeouts: Mapping[QueueType, int] | None = None,
+        default_visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT,
+    ) -> QueueClient:
+        return FakeQueue(
+            time.time,
+            default_visibility_timeout,
+            visibility_timeouts=visibility_timeouts,
+            orchestrator_version=orchestrator_version,
+            max_receive_count=MAX_RECEIVE_COUNT,
+            store=self.messages,
+        )
+
+
+class FakeAlertsHarness(_Closers):
+    def __init__(self) -> None:
+        super().__init__()
+        self.client = FakeAlerts()
+
+    async def new_client(self) -> AlertClient:
+        return self.client
+
+    async def received(self, count: int, timeout: float) -> list[str]:
+        return list(self.client.messages)  # in memory: whatever was sent is there already
+
+
 def _local(factory: Callable[[Path], _Closers]) -> Callable[[pytest.FixtureRequest, Path], Any]:
     @asynccontextmanager
     async def open_harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[_Closers]:
@@ -254,6 +309,9 @@ def _local(factory: Callable[[Path], _Closers]) -> Callable[[pytest.FixtureReque
 
 
 register(DATABASE, Backend("sqlite", _local(lambda tmp: SqliteDatabaseHarness(tmp / "db.sqlite3"))))
+register(JOBS, Backend("fake", _local(lambda _tmp: FakeJobsHarness())))
+register(QUEUE, Backend("fake", _local(lambda _tmp: FakeQueueHarness())))
+register(ALERTS, Backend("fake", _local(lambda _tmp: FakeAlertsHarness())))
 register(QUEUE, Backend("sqlite", _local(lambda tmp: SqliteQueueHarness(tmp / "queue.sqlite3"))))
 register(STORAGE, Backend("local", _local(lambda tmp: LocalStorageHarness(tmp / "storage"))))
 register(LOCK, Backend("sqlite", _local(lambda tmp: SqliteLockHarness(tmp / "db.sqlite3"))))

@@ -1,4 +1,7 @@
-"""Contract of DatabaseClient: every implementation must pass these (see contract_backends.py)."""
+"""Contract of DatabaseClient: every implementation must pass these (see contract_backends.py).
+
+The job tests take `jobs` (a JobRepository): they also run against the in-memory fake of tests/fakes.py,
+which the unit tests of the services use, so the fake cannot drift from the real stores."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from orchestrator.core.clients.database import (
     AggregatorBatchQuery,
     BatchAlreadyExistsError,
     DatabaseClient,
+    JobRepository,
     SnosBatchQuery,
 )
 from orchestrator.core.errors import (
@@ -104,7 +108,7 @@ def aggregator(i: int, status: JobStatus = S.CREATED) -> JobItem:
     )
 
 
-async def create_all(db: DatabaseClient, *jobs: JobItem) -> list[JobItem]:
+async def create_all(db: JobRepository, *jobs: JobItem) -> list[JobItem]:
     return [await db.create_job(job) for job in jobs]
 
 
@@ -119,30 +123,30 @@ def keys(jobs: list[JobItem]) -> list[tuple[str, int]]:
 # --- create / get -----------------------------------------------------------------------------
 
 
-async def test_create_then_get_round_trips_the_whole_record(database: DatabaseClient) -> None:
+async def test_create_then_get_round_trips_the_whole_record(jobs: JobRepository) -> None:
     job = proving(7, block=70)
     job.external_id = "task-7"
     job.metadata.common.record_failure("first")
-    await database.create_job(job)
+    await jobs.create_job(job)
 
-    assert await database.get_job_by_id(job.id) == job
-    assert await database.get_job_by_internal_id_and_type(7, T.PROOF_CREATION) == job
-    assert await database.get_job_by_internal_id_and_type(7, T.SNOS_RUN) is None
-    assert await database.get_job_by_id(snos(1).id) is None
+    assert await jobs.get_job_by_id(job.id) == job
+    assert await jobs.get_job_by_internal_id_and_type(7, T.PROOF_CREATION) == job
+    assert await jobs.get_job_by_internal_id_and_type(7, T.SNOS_RUN) is None
+    assert await jobs.get_job_by_id(snos(1).id) is None
 
 
-async def test_create_is_idempotent_on_type_and_internal_id(database: DatabaseClient) -> None:
-    first = await database.create_job(snos(1))
+async def test_create_is_idempotent_on_type_and_internal_id(jobs: JobRepository) -> None:
+    first = await jobs.create_job(snos(1))
     with pytest.raises(JobAlreadyExistsError):
-        await database.create_job(snos(1))  # another id, same (job_type, internal_id)
-    await database.create_job(proving(1))  # same internal_id, other type: fine
+        await jobs.create_job(snos(1))  # another id, same (job_type, internal_id)
+    await jobs.create_job(proving(1))  # same internal_id, other type: fine
 
-    stored = await database.get_job_by_internal_id_and_type(1, T.SNOS_RUN)
+    stored = await jobs.get_job_by_internal_id_and_type(1, T.SNOS_RUN)
     assert stored is not None and stored.id == first.id
 
 
-async def test_concurrent_creates_from_two_clients_have_one_winner(database_harness) -> None:
-    a, b = await database_harness.new_client(), await database_harness.new_client()
+async def test_concurrent_creates_from_two_clients_have_one_winner(jobs_harness) -> None:
+    a, b = await jobs_harness.new_client(), await jobs_harness.new_client()
     results = await asyncio.gather(
         *(client.create_job(snos(5)) for client in (a, b, a, b, a, b)), return_exceptions=True
     )
@@ -153,53 +157,53 @@ async def test_concurrent_creates_from_two_clients_have_one_winner(database_harn
     assert stored is not None and stored.id == winners[0].id
 
 
-async def test_get_jobs_by_internal_ids_and_type_is_sorted(database: DatabaseClient) -> None:
-    await create_all(database, snos(3), snos(1), snos(2), proving(2))
-    found = await database.get_jobs_by_internal_ids_and_type([3, 1, 9], T.SNOS_RUN)
+async def test_get_jobs_by_internal_ids_and_type_is_sorted(jobs: JobRepository) -> None:
+    await create_all(jobs, snos(3), snos(1), snos(2), proving(2))
+    found = await jobs.get_jobs_by_internal_ids_and_type([3, 1, 9], T.SNOS_RUN)
     assert keys(found) == [("SnosRun", 1), ("SnosRun", 3)]
-    assert await database.get_jobs_by_internal_ids_and_type([], T.SNOS_RUN) == []
+    assert await jobs.get_jobs_by_internal_ids_and_type([], T.SNOS_RUN) == []
 
 
 # --- compare-and-swap update ------------------------------------------------------------------
 
 
-async def test_update_is_a_compare_and_swap_on_version(database: DatabaseClient) -> None:
+async def test_update_is_a_compare_and_swap_on_version(jobs: JobRepository) -> None:
     old_stamp = datetime(2020, 1, 1, tzinfo=UTC)
     job = snos(1)
     job.updated_at = old_stamp
     job.external_id = "keep-me"
-    await database.create_job(job)
+    await jobs.create_job(job)
 
     metadata = job.metadata.model_copy(deep=True)
     metadata.common.process_attempt_no = 1
-    updated = await database.update_job(job, JobItemUpdates(status=S.LOCKED_FOR_PROCESSING, metadata=metadata))
+    updated = await jobs.update_job(job, JobItemUpdates(status=S.LOCKED_FOR_PROCESSING, metadata=metadata))
     assert updated.version == 1
     assert updated.status is S.LOCKED_FOR_PROCESSING
     assert updated.metadata.common.process_attempt_no == 1
     assert updated.external_id == "keep-me"  # not in the update: unchanged
     assert updated.updated_at > old_stamp
     assert updated.created_at == job.created_at
-    assert await database.get_job_by_id(job.id) == updated
+    assert await jobs.get_job_by_id(job.id) == updated
 
     with pytest.raises(VersionConflictError):  # `job` still says version 0
-        await database.update_job(job, JobItemUpdates(status=S.COMPLETED))
-    stored = await database.get_job_by_id(job.id)
+        await jobs.update_job(job, JobItemUpdates(status=S.COMPLETED))
+    stored = await jobs.get_job_by_id(job.id)
     assert stored is not None and stored.status is S.LOCKED_FOR_PROCESSING and stored.version == 1
 
-    again = await database.update_job(updated, JobItemUpdates(external_id=42))
+    again = await jobs.update_job(updated, JobItemUpdates(external_id=42))
     assert again.version == 2 and again.external_id == 42 and again.status is S.LOCKED_FOR_PROCESSING
 
 
-async def test_update_rejects_empty_updates_and_unknown_jobs(database: DatabaseClient) -> None:
-    job = (await create_all(database, snos(1)))[0]
+async def test_update_rejects_empty_updates_and_unknown_jobs(jobs: JobRepository) -> None:
+    job = (await create_all(jobs, snos(1)))[0]
     with pytest.raises(EmptyUpdateError):
-        await database.update_job(job, JobItemUpdates())
+        await jobs.update_job(job, JobItemUpdates())
     with pytest.raises(VersionConflictError):
-        await database.update_job(snos(2), JobItemUpdates(status=S.COMPLETED))
+        await jobs.update_job(snos(2), JobItemUpdates(status=S.COMPLETED))
 
 
-async def test_concurrent_updates_of_one_version_have_one_winner(database_harness) -> None:
-    a, b = await database_harness.new_client(), await database_harness.new_client()
+async def test_concurrent_updates_of_one_version_have_one_winner(jobs_harness) -> None:
+    a, b = await jobs_harness.new_client(), await jobs_harness.new_client()
     job = await a.create_job(snos(1))
     results = await asyncio.gather(
         *(
@@ -215,11 +219,11 @@ async def test_concurrent_updates_of_one_version_have_one_winner(database_harnes
     assert stored is not None and stored.version == 1 and stored.status is winners[0].status
 
 
-async def test_a_second_client_sees_what_the_first_wrote(database_harness) -> None:
-    a = await database_harness.new_client()
+async def test_a_second_client_sees_what_the_first_wrote(jobs_harness) -> None:
+    a = await jobs_harness.new_client()
     job = await a.create_job(snos(1))
     await a.update_job(job, JobItemUpdates(status=S.COMPLETED))
-    b = await database_harness.new_client()
+    b = await jobs_harness.new_client()
     stored = await b.get_job_by_id(job.id)
     assert stored is not None and stored.status is S.COMPLETED and stored.version == 1
 
@@ -227,37 +231,37 @@ async def test_a_second_client_sees_what_the_first_wrote(database_harness) -> No
 # --- query patterns ---------------------------------------------------------------------------
 
 
-async def test_latest_and_oldest_by_type(database: DatabaseClient) -> None:
+async def test_latest_and_oldest_by_type(jobs: JobRepository) -> None:
     await create_all(
-        database,
+        jobs,
         snos(1, S.COMPLETED),
         snos(2, S.COMPLETED, version="0.0.9"),
         snos(3, S.FAILED, version="0.0.9"),
         snos(4, S.CREATED),
         proving(9, S.COMPLETED),
     )
-    latest = await database.get_latest_job_by_type(T.SNOS_RUN)
+    latest = await jobs.get_latest_job_by_type(T.SNOS_RUN)
     assert latest is not None and latest.internal_id == 4
-    latest_old = await database.get_latest_job_by_type(T.SNOS_RUN, orchestrator_version="0.0.9")
+    latest_old = await jobs.get_latest_job_by_type(T.SNOS_RUN, orchestrator_version="0.0.9")
     assert latest_old is not None and latest_old.internal_id == 3
-    assert await database.get_latest_job_by_type(T.AGGREGATOR) is None
+    assert await jobs.get_latest_job_by_type(T.AGGREGATOR) is None
 
-    done = await database.get_latest_job_by_type_and_status(T.SNOS_RUN, S.COMPLETED)
+    done = await jobs.get_latest_job_by_type_and_status(T.SNOS_RUN, S.COMPLETED)
     assert done is not None and done.internal_id == 2
-    assert await database.get_latest_job_by_type_and_status(T.SNOS_RUN, S.PENDING_RETRY) is None
+    assert await jobs.get_latest_job_by_type_and_status(T.SNOS_RUN, S.PENDING_RETRY) is None
 
-    oldest = await database.get_oldest_job_by_type_excluding_statuses(T.SNOS_RUN, [S.COMPLETED])
+    oldest = await jobs.get_oldest_job_by_type_excluding_statuses(T.SNOS_RUN, [S.COMPLETED])
     assert oldest is not None and oldest.internal_id == 3
-    oldest_v1 = await database.get_oldest_job_by_type_excluding_statuses(T.SNOS_RUN, [S.COMPLETED], V1)
+    oldest_v1 = await jobs.get_oldest_job_by_type_excluding_statuses(T.SNOS_RUN, [S.COMPLETED], V1)
     assert oldest_v1 is not None and oldest_v1.internal_id == 4
-    assert await database.get_oldest_job_by_type_excluding_statuses(T.PROOF_CREATION, [S.COMPLETED]) is None
-    any_status = await database.get_oldest_job_by_type_excluding_statuses(T.SNOS_RUN, [])
+    assert await jobs.get_oldest_job_by_type_excluding_statuses(T.PROOF_CREATION, [S.COMPLETED]) is None
+    any_status = await jobs.get_oldest_job_by_type_excluding_statuses(T.SNOS_RUN, [])
     assert any_status is not None and any_status.internal_id == 1
 
 
-async def test_jobs_without_successor_is_an_anti_join(database: DatabaseClient) -> None:
+async def test_jobs_without_successor_is_an_anti_join(jobs: JobRepository) -> None:
     await create_all(
-        database,
+        jobs,
         *(snos(i, S.COMPLETED) for i in range(1, 7)),
         snos(7, S.CREATED),  # wrong status
         snos(8, S.COMPLETED, version="0.0.9"),
@@ -265,69 +269,69 @@ async def test_jobs_without_successor_is_an_anti_join(database: DatabaseClient) 
         proving(4, S.FAILED),  # a successor in any status counts
         da(5),  # not the successor type
     )
-    found = await database.get_jobs_without_successor(T.SNOS_RUN, S.COMPLETED, T.PROOF_CREATION)
+    found = await jobs.get_jobs_without_successor(T.SNOS_RUN, S.COMPLETED, T.PROOF_CREATION)
     assert ids(found) == [1, 3, 5, 6, 8]
     assert all(job.job_type is T.SNOS_RUN for job in found)
 
-    versioned = await database.get_jobs_without_successor(T.SNOS_RUN, S.COMPLETED, T.PROOF_CREATION, V1)
+    versioned = await jobs.get_jobs_without_successor(T.SNOS_RUN, S.COMPLETED, T.PROOF_CREATION, V1)
     assert ids(versioned) == [1, 3, 5, 6]
-    from_3 = await database.get_jobs_without_successor(
+    from_3 = await jobs.get_jobs_without_successor(
         T.SNOS_RUN, S.COMPLETED, T.PROOF_CREATION, min_internal_id=3, limit=2
     )
     assert ids(from_3) == [3, 5]
-    assert await database.get_jobs_without_successor(T.SNOS_RUN, S.FAILED, T.PROOF_CREATION) == []
+    assert await jobs.get_jobs_without_successor(T.SNOS_RUN, S.FAILED, T.PROOF_CREATION) == []
 
 
-async def test_jobs_after_and_between_internal_ids(database: DatabaseClient) -> None:
+async def test_jobs_after_and_between_internal_ids(jobs: JobRepository) -> None:
     await create_all(
-        database,
+        jobs,
         *(snos(i, S.COMPLETED) for i in range(1, 6)),
         snos(6, S.CREATED),
         snos(7, S.COMPLETED, version="0.0.9"),
         proving(4, S.COMPLETED),
     )
-    after = await database.get_jobs_after_internal_id_by_job_type(T.SNOS_RUN, S.COMPLETED, 3)
+    after = await jobs.get_jobs_after_internal_id_by_job_type(T.SNOS_RUN, S.COMPLETED, 3)
     assert ids(after) == [4, 5, 7]
-    after_v1 = await database.get_jobs_after_internal_id_by_job_type(T.SNOS_RUN, S.COMPLETED, 3, V1)
+    after_v1 = await jobs.get_jobs_after_internal_id_by_job_type(T.SNOS_RUN, S.COMPLETED, 3, V1)
     assert ids(after_v1) == [4, 5]
 
-    between = await database.get_jobs_between_internal_ids(T.SNOS_RUN, S.COMPLETED, 2, 4)
+    between = await jobs.get_jobs_between_internal_ids(T.SNOS_RUN, S.COMPLETED, 2, 4)
     assert ids(between) == [2, 3, 4]
-    assert ids(await database.get_jobs_between_internal_ids(T.SNOS_RUN, S.CREATED, 0, 100)) == [6]
+    assert ids(await jobs.get_jobs_between_internal_ids(T.SNOS_RUN, S.CREATED, 0, 100)) == [6]
 
 
-async def test_jobs_by_types_and_statuses(database: DatabaseClient) -> None:
+async def test_jobs_by_types_and_statuses(jobs: JobRepository) -> None:
     await create_all(
-        database,
+        jobs,
         snos(1, S.COMPLETED),
         snos(2, S.FAILED),
         proving(1, S.FAILED),
         proving(3, S.VERIFICATION_TIMEOUT, version="0.0.9"),
         aggregator(2, S.CREATED),
     )
-    failed_any = await database.get_jobs_by_types_and_statuses([], [S.FAILED, S.VERIFICATION_TIMEOUT])
+    failed_any = await jobs.get_jobs_by_types_and_statuses([], [S.FAILED, S.VERIFICATION_TIMEOUT])
     assert sorted(keys(failed_any)) == [("ProofCreation", 1), ("ProofCreation", 3), ("SnosRun", 2)]
     assert ids(failed_any) == sorted(ids(failed_any))
 
-    assert len(await database.get_jobs_by_types_and_statuses([], [])) == 5
-    snos_only = await database.get_jobs_by_types_and_statuses([T.SNOS_RUN], [])
+    assert len(await jobs.get_jobs_by_types_and_statuses([], [])) == 5
+    snos_only = await jobs.get_jobs_by_types_and_statuses([T.SNOS_RUN], [])
     assert keys(snos_only) == [("SnosRun", 1), ("SnosRun", 2)]
-    v1_halting = await database.get_jobs_by_types_and_statuses(
+    v1_halting = await jobs.get_jobs_by_types_and_statuses(
         [], [S.FAILED, S.VERIFICATION_TIMEOUT], orchestrator_version=V1
     )
     assert sorted(keys(v1_halting)) == [("ProofCreation", 1), ("SnosRun", 2)]
-    limited = await database.get_jobs_by_types_and_statuses([T.SNOS_RUN, T.PROOF_CREATION], [S.FAILED], limit=1)
+    limited = await jobs.get_jobs_by_types_and_statuses([T.SNOS_RUN, T.PROOF_CREATION], [S.FAILED], limit=1)
     assert len(limited) == 1 and limited[0].internal_id == 1
 
 
-async def test_jobs_by_status(database: DatabaseClient) -> None:
-    await create_all(database, *(snos(i, S.PENDING_VERIFICATION) for i in (4, 2, 9)), snos(5, S.CREATED))
-    assert ids(await database.get_jobs_by_status(S.PENDING_VERIFICATION)) == [2, 4, 9]
-    assert ids(await database.get_jobs_by_status(S.PENDING_VERIFICATION, limit=2)) == [2, 4]
-    assert await database.get_jobs_by_status(S.FAILED) == []
+async def test_jobs_by_status(jobs: JobRepository) -> None:
+    await create_all(jobs, *(snos(i, S.PENDING_VERIFICATION) for i in (4, 2, 9)), snos(5, S.CREATED))
+    assert ids(await jobs.get_jobs_by_status(S.PENDING_VERIFICATION)) == [2, 4, 9]
+    assert ids(await jobs.get_jobs_by_status(S.PENDING_VERIFICATION, limit=2)) == [2, 4]
+    assert await jobs.get_jobs_by_status(S.FAILED) == []
 
 
-async def test_jobs_updated_before_finds_the_stale_ones(database: DatabaseClient) -> None:
+async def test_jobs_updated_before_finds_the_stale_ones(jobs: JobRepository) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     stale = []
     for i, age in ((1, 3600), (2, 600), (3, 7200)):
@@ -339,40 +343,40 @@ async def test_jobs_updated_before_finds_the_stale_ones(database: DatabaseClient
     fresh = snos(5, S.LOCKED_FOR_PROCESSING)
     rewritten = snos(6, S.PENDING_VERIFICATION)
     rewritten.updated_at = now - timedelta(days=1)
-    await create_all(database, *stale, old_but_done, fresh, rewritten)
-    await database.update_job(rewritten, JobItemUpdates(status=S.PENDING_VERIFICATION))  # a fresh write
+    await create_all(jobs, *stale, old_but_done, fresh, rewritten)
+    await jobs.update_job(rewritten, JobItemUpdates(status=S.PENDING_VERIFICATION))  # a fresh write
 
     cutoff = now - timedelta(seconds=300)
-    found = await database.get_jobs_updated_before([S.LOCKED_FOR_PROCESSING, S.PENDING_VERIFICATION], cutoff, 10)
+    found = await jobs.get_jobs_updated_before([S.LOCKED_FOR_PROCESSING, S.PENDING_VERIFICATION], cutoff, 10)
     assert ids(found) == [3, 1, 2]  # oldest write first
-    assert ids(await database.get_jobs_updated_before([S.LOCKED_FOR_PROCESSING], cutoff, 1)) == [3]
-    assert ids(await database.get_jobs_updated_before([S.COMPLETED], cutoff, 10)) == [4]
+    assert ids(await jobs.get_jobs_updated_before([S.LOCKED_FOR_PROCESSING], cutoff, 1)) == [3]
+    assert ids(await jobs.get_jobs_updated_before([S.COMPLETED], cutoff, 10)) == [4]
 
 
-async def test_jobs_without_storage_artifacts_tagged(database: DatabaseClient) -> None:
+async def test_jobs_without_storage_artifacts_tagged(jobs: JobRepository) -> None:
     await create_all(
-        database,
+        jobs,
         state(1, S.COMPLETED),
         state(2, S.COMPLETED, tagged=datetime(2026, 1, 1, tzinfo=UTC)),
         state(3, S.PENDING_VERIFICATION),
         state(4, S.COMPLETED),
         snos(5, S.COMPLETED),
     )
-    assert ids(await database.get_jobs_without_storage_artifacts_tagged(10)) == [1, 4]
-    assert ids(await database.get_jobs_without_storage_artifacts_tagged(1)) == [1]
+    assert ids(await jobs.get_jobs_without_storage_artifacts_tagged(10)) == [1, 4]
+    assert ids(await jobs.get_jobs_without_storage_artifacts_tagged(1)) == [1]
 
-    job = await database.get_job_by_internal_id_and_type(1, T.STATE_TRANSITION)
+    job = await jobs.get_job_by_internal_id_and_type(1, T.STATE_TRANSITION)
     assert job is not None
     metadata = job.metadata.model_copy(deep=True)
     assert isinstance(metadata.specific, StateUpdateMetadata)
     metadata.specific.storage_artifacts_tagged_at = datetime.now(UTC).replace(microsecond=0)
-    await database.update_job(job, JobItemUpdates(metadata=metadata))
-    assert ids(await database.get_jobs_without_storage_artifacts_tagged(10)) == [4]
+    await jobs.update_job(job, JobItemUpdates(metadata=metadata))
+    assert ids(await jobs.get_jobs_without_storage_artifacts_tagged(10)) == [4]
 
 
-async def test_jobs_by_block_number_is_the_union_of_the_three_finds(database: DatabaseClient) -> None:
+async def test_jobs_by_block_number_is_the_union_of_the_three_finds(jobs: JobRepository) -> None:
     await create_all(
-        database,
+        jobs,
         snos(1, start=100, end=109),
         snos(2, start=110, end=119),
         proving(1, block=105),
@@ -382,15 +386,15 @@ async def test_jobs_by_block_number_is_the_union_of_the_three_finds(database: Da
         state(5, to_settle=1),
         aggregator(105),
     )
-    found = await database.get_jobs_by_block_number(105)
+    found = await jobs.get_jobs_by_block_number(105)
     assert sorted(keys(found)) == [
         ("DataSubmission", 3),
         ("ProofCreation", 1),
         ("SnosRun", 1),
         ("StateTransition", 4),
     ]
-    assert sorted(keys(await database.get_jobs_by_block_number(110))) == [("SnosRun", 2)]
-    assert await database.get_jobs_by_block_number(5000) == []
+    assert sorted(keys(await jobs.get_jobs_by_block_number(110))) == [("SnosRun", 2)]
+    assert await jobs.get_jobs_by_block_number(5000) == []
 
 
 # --- batches ----------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ def make_world(
     handler: SteeredHandler | None = None, classify: FailureClassifier = classify_core, **param_kwargs: Any
 ) -> World:
     clock = FakeClock()
-    db, queue, alerts = FakeDatabase(), FakeQueue(clock), FakeAlerts()
+    db, queue, alerts = FakeDatabase(clock), FakeQueue(clock), FakeAlerts()
     handler = handler or SteeredHandler()
     engine = JobEngine(
         db,  # type: ignore[arg-type]

@@ -71,7 +71,7 @@ class World:
 
 def make_world(handler: ScriptedHandler | None = None) -> World:
     clock = FakeClock()
-    db, queue, alerts = FakeDatabase(), FakeQueue(clock), FakeAlerts()
+    db, queue, alerts = FakeDatabase(clock), FakeQueue(clock), FakeAlerts()
     handler = handler or ScriptedHandler()
     completed: list[JobItem] = []
 

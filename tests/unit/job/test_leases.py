@@ -153,7 +153,8 @@ async def test_the_sweep_leaves_leased_jobs_alone_and_requeues_expired_ones() ->
             status=JobStatus.LOCKED_FOR_PROCESSING, metadata=meta, lease=JobLease(owner="x", expires_at=far)
         ),
     )
-    w.db.jobs[job.id].updated_at = w.db.jobs[job.id].updated_at.replace(year=2000)
+    # The fake store stamps the write with the engine's clock: 10 000 s later the job is stale by the sweep's
+    # cutoff, without editing its updated_at.
     w.clock.advance(10_000)
     w.queue.sent.clear()
     assert await w.engine.sweep_lost_jobs() == 0, "the sweep re-enqueued a job whose lease is valid"
