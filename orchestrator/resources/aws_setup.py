@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
@@ -113,6 +113,16 @@ class AwsProvisioner:
     async def _ready(self, check: Callable[[], Awaitable[bool]], what: str) -> float:
         return await poll_until(check, what, self.options.timeout_seconds, self.options.poll_interval_seconds)
 
+    @contextlib.contextmanager
+    def _provisioning(self, what: str) -> Iterator[None]:
+        """Any failure of the block but our own errors (and cancellation) becomes a ProvisioningError naming `what`."""
+        try:
+            yield
+        except OrchestratorError:
+            raise
+        except Exception as exc:
+            raise self._fail(exc, what) from exc
+
     def _fail(self, exc: Exception, what: str) -> Exception:
         translated = translate(exc, self.connection, what)
         if translated is exc and not isinstance(exc, OrchestratorError):
@@ -157,7 +167,7 @@ class AwsProvisioner:
     async def bucket(self, s3: Any) -> None:
         name = self.names.bucket
         state: State = "already present"
-        try:
+        with self._provisioning(f"S3 bucket {name}"):
             try:
                 await s3.head_bucket(Bucket=name)
             except Exception as exc:
@@ -176,10 +186,6 @@ class AwsProvisioner:
             waited = await self._ready(_answers(partial(s3.head_bucket, Bucket=name)), f"bucket {name}")
             self._done("bucket", name, state, waited)
             await self.lifecycle(s3, name)
-        except (OrchestratorError, asyncio.CancelledError):
-            raise
-        except Exception as exc:
-            raise self._fail(exc, f"S3 bucket {name}") from exc
 
     async def lifecycle(self, s3: Any, bucket: str) -> None:
         wanted = lifecycle_rule(self.options.storage_expiration_days)
@@ -222,7 +228,7 @@ class AwsProvisioner:
     async def _queue(self, sqs: Any, queue: QueueType, attributes: dict[str, str]) -> str:
         """Create or reconcile one queue; returns its ARN once it is ready."""
         name = self.names.queue(queue)
-        try:
+        with self._provisioning(f"SQS queue {name}"):
             state: State
             try:
                 url = (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
@@ -249,10 +255,6 @@ class AwsProvisioner:
             waited = await self._ready(queue_ready, f"queue {name}")
             self._done("queue", name, state, waited)
             return arn
-        except (OrchestratorError, asyncio.CancelledError):
-            raise
-        except Exception as exc:
-            raise self._fail(exc, f"SQS queue {name}") from exc
 
     async def queues(self, sqs: Any, account: str, queues: Sequence[QueueType] | None = None) -> dict[QueueType, str]:
         """The layer's queues (or `queues`), the dead-letter queue first (the others' redrive
@@ -279,7 +281,7 @@ class AwsProvisioner:
     # --- SNS ------------------------------------------------------------------------------------
     async def topic(self, sns: Any) -> str:
         name = self.names.topic
-        try:
+        with self._provisioning(f"SNS topic {name}"):
             arn = self.names.topic_arn or await find_topic_arn(sns, self.connection, name)
             state: State = "already present"
             if arn is None:
@@ -291,10 +293,6 @@ class AwsProvisioner:
             waited = await self._ready(topic_ready, f"topic {name}")
             self._done("topic", name, state, waited)
             return topic_arn
-        except (OrchestratorError, asyncio.CancelledError):
-            raise
-        except Exception as exc:
-            raise self._fail(exc, f"SNS topic {name}") from exc
 
     # --- IAM ------------------------------------------------------------------------------------
     async def trigger_role(self, iam: Any, account: str) -> str:
@@ -303,7 +301,7 @@ class AwsProvisioner:
         trigger_queue_arn = str(
             Arn(self.partition, "sqs", self.connection.region, account, self.names.queue(QueueType.WORKER_TRIGGER))
         )
-        try:
+        with self._provisioning(f"IAM role {role}"):
             state: State = "already present"
             try:
                 role_arn = str((await iam.get_role(RoleName=role))["Role"]["Arn"])
@@ -338,10 +336,6 @@ class AwsProvisioner:
             waited = await self._ready(policy_ready, f"IAM policy {policy}")
             self._done("iam-policy", policy, policy_state, waited)
             return role_arn
-        except (OrchestratorError, asyncio.CancelledError):
-            raise
-        except Exception as exc:
-            raise self._fail(exc, f"IAM role {role}") from exc
 
     # --- EventBridge ----------------------------------------------------------------------------
     async def schedules(self, trigger_queue_arn: str, role_arn: str) -> None:
