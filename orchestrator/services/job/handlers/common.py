@@ -7,6 +7,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from orchestrator.core.models.job import JobItem
+from orchestrator.core.models.metadata import ProvingMetadata
 from orchestrator.services.job.handler import FatalJobError
 
 M = TypeVar("M", bound=BaseModel)
@@ -31,6 +32,18 @@ def required(value: str | None, what: str, job: JobItem) -> str:
     if not value:
         raise FatalJobError(f"{job.job_type} job {job.internal_id}: {what} is not set in the job metadata")
     return value
+
+
+def input_path(job: JobItem, kind: str) -> str:
+    """The path of a proving job's input, which must be of `kind` ("CairoPie" or "Proof")."""
+    meta = specific(job, ProvingMetadata)
+    if meta.input_path is None:
+        raise FatalJobError(f"{job.job_type} job {job.internal_id}: input_path is not set in the job metadata")
+    if meta.input_path.kind != kind:
+        raise FatalJobError(
+            f"{job.job_type} job {job.internal_id}: expected a {kind} input, got {meta.input_path.kind}"
+        )
+    return meta.input_path.path
 
 
 def external_id(job: JobItem) -> str:

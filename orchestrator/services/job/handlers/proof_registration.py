@@ -15,7 +15,7 @@ from orchestrator.core.madara.prover import ProverClient
 from orchestrator.core.models.job import JobItem, JobType
 from orchestrator.core.models.metadata import ProvingMetadata
 from orchestrator.services.job.handler import FatalJobError, Verification
-from orchestrator.services.job.handlers.common import specific
+from orchestrator.services.job.handlers.common import input_path, specific
 from orchestrator.services.job.handlers.prover_status import FATAL_PROVER_ERRORS, verify_prover_task
 from orchestrator.services.job.handlers.stark_proof import StarkProofError, parse_proof
 
@@ -42,17 +42,12 @@ class ProofRegistrationHandler:
 
     async def process_job(self, job: JobItem) -> str | int:
         meta = specific(job, ProvingMetadata)
-        if meta.input_path is None:
-            raise FatalJobError(f"ProofRegistration job {job.internal_id}: input_path is not set in the job metadata")
-        if meta.input_path.kind != "Proof":
-            raise FatalJobError(
-                f"ProofRegistration job {job.internal_id}: expected a Proof input, got {meta.input_path.kind}"
-            )
-        proof = await self.storage.get(meta.input_path.path)
+        proof_path = input_path(job, "Proof")
+        proof = await self.storage.get(proof_path)
         try:
             parse_proof(proof)
         except StarkProofError as exc:
-            raise FatalJobError(f"the proof at {meta.input_path.path} is not usable: {exc}") from exc
+            raise FatalJobError(f"the proof at {proof_path} is not usable: {exc}") from exc
         try:
             query_id = await self.prover.submit_l2_query(str(job.internal_id), wrap_proof(proof), meta.n_steps)
         except FATAL_PROVER_ERRORS as exc:

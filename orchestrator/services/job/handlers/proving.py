@@ -17,7 +17,7 @@ from orchestrator.core.madara.prover import CreateJobTask, ProverClient
 from orchestrator.core.models.job import JobItem, JobType
 from orchestrator.core.models.metadata import ProvingMetadata, SnosMetadata
 from orchestrator.services.job.handler import FatalJobError, Verification
-from orchestrator.services.job.handlers.common import specific
+from orchestrator.services.job.handlers.common import input_path, specific
 from orchestrator.services.job.handlers.prover_status import FATAL_PROVER_ERRORS, ProverFlavour, verify_prover_task
 from orchestrator.services.proof.pie import PieError, read_cairo_pie
 
@@ -55,19 +55,14 @@ class ProofCreationHandler:
 
     async def process_job(self, job: JobItem) -> str | int:
         meta = specific(job, ProvingMetadata)
-        if meta.input_path is None:
-            raise FatalJobError(f"ProofCreation job {job.internal_id}: input_path is not set in the job metadata")
-        if meta.input_path.kind != "CairoPie":
-            raise FatalJobError(
-                f"ProofCreation job {job.internal_id}: expected a CairoPie input, got {meta.input_path.kind}"
-            )
+        pie_path = input_path(job, "CairoPie")
         dedup_id = await self.dedup_id(job)
-        pie = await self.storage.get(meta.input_path.path)
+        pie = await self.storage.get(pie_path)
         try:
             # Reading checks the zip is a PIE before a prover is paid to find out.
             await asyncio.to_thread(read_cairo_pie, pie)
         except PieError as exc:
-            raise FatalJobError(f"the Cairo PIE at {meta.input_path.path} is not readable: {exc}") from exc
+            raise FatalJobError(f"the Cairo PIE at {pie_path} is not readable: {exc}") from exc
         task = CreateJobTask(
             cairo_pie=pie,
             dedup_id=dedup_id,
