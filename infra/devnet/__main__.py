@@ -270,6 +270,8 @@ class Watch:
     tracker: SettlementTracker
     view: View
     database: DatabaseClient
+    #: every block settled and every job done (not a signal, a failure or the timeout)
+    settled: bool = False
 
     async def show(self, progress: Progress) -> None:
         newly = self.tracker.observe(progress.settled, time.time())
@@ -305,7 +307,7 @@ async def watch(options: Options, blocks: DevnetBlocks, started: Started, stop: 
         await database.close()
         # each block's produced-on-L2 and settled-on-L1 times, for tools and benchmarks
         (options.data_dir / LATENCIES).write_text(json.dumps(state.tracker.record(), indent=1) + "\n")
-    if options.until_settled and result == 0:
+    if options.until_settled and state.settled:
         print(state.tracker.line(), flush=True)
     return result
 
@@ -333,6 +335,7 @@ async def _watch_loop(
                 say(final_line(result, progress, blocks, orchestrator.log_path))
                 announced = True
             if options.until_settled and result is not None:
+                state.settled = result == 0
                 return result
         if deadline is not None and time.monotonic() > deadline:
             say(f"timed out after {options.timeout:.0f}s")
