@@ -20,7 +20,7 @@ from orchestrator.core.clients.database import (
     JOB_TYPES_BY_TO_SETTLE,
 )
 from orchestrator.core.clients.queue import VERSION_ATTRIBUTE, Delivery
-from orchestrator.core.errors import EmptyUpdateError, JobAlreadyExistsError, VersionConflictError
+from orchestrator.core.errors import EmptyUpdateError, JobAlreadyExistsError, ObjectNotFoundError, VersionConflictError
 from orchestrator.core.models.job import JobItem, JobItemUpdates, JobStatus, JobType
 from orchestrator.core.models.metadata import StateUpdateMetadata
 from orchestrator.core.models.queue import DLQ_QUEUES, QueueType
@@ -324,6 +324,54 @@ class FakeQueue:
 
     def pending(self, queue: QueueType) -> list[_Message]:
         return [m for m in self.messages if m.queue == queue]
+
+
+class FakeStorage:
+    """An in-memory StorageClient (the storage contract suite runs on it); `fail_puts` makes puts raise."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.tags: dict[str, dict[str, str]] = {}
+        self.fail_puts: Exception | None = None
+
+    async def setup(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def health_check(self) -> None:
+        return None
+
+    async def put(self, key: str, data: bytes) -> None:
+        if self.fail_puts is not None:
+            raise self.fail_puts
+        self.objects[key] = bytes(data)
+        self.tags.pop(key, None)  # a new object has no tags, as on S3
+
+    async def get(self, key: str) -> bytes:
+        try:
+            return self.objects[key]
+        except KeyError:
+            raise ObjectNotFoundError(key) from None
+
+    async def exists(self, key: str) -> bool:
+        return key in self.objects
+
+    async def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+        self.tags.pop(key, None)
+
+    async def list(self, prefix: str = "") -> list[str]:
+        return sorted(key for key in self.objects if key.startswith(prefix))
+
+    async def tag(self, key: str, tags: dict[str, str]) -> None:
+        await self.get(key)
+        self.tags[key] = dict(tags)
+
+    async def get_tags(self, key: str) -> dict[str, str]:
+        await self.get(key)
+        return dict(self.tags.get(key, {}))
 
 
 class FakeAlerts:

@@ -45,7 +45,7 @@ from orchestrator.core.clients.queue import QueueClient
 from orchestrator.core.clients.storage import StorageClient
 from orchestrator.core.models.queue import DEFAULT_VISIBILITY_TIMEOUT, MAX_RECEIVE_COUNT, QueueType
 from orchestrator.core.version import ORCHESTRATOR_VERSION
-from tests.fakes import FakeAlerts, FakeDatabase, FakeQueue, FakeQueueStore
+from tests.fakes import FakeAlerts, FakeDatabase, FakeQueue, FakeQueueStore, FakeStorage
 
 # --- what a backend hands the suites ----------------------------------------------------------
 
@@ -284,6 +284,15 @@ class FakeQueueHarness(_Closers):
         )
 
 
+class FakeStorageHarness(_Closers):
+    def __init__(self) -> None:
+        super().__init__()
+        self.client = FakeStorage()  # one in-memory store: a second client sees the first's objects
+
+    async def new_client(self) -> StorageClient:
+        return self.client
+
+
 class FakeAlertsHarness(_Closers):
     def __init__(self) -> None:
         super().__init__()
@@ -311,6 +320,7 @@ def _local(factory: Callable[[Path], _Closers]) -> Callable[[pytest.FixtureReque
 register(DATABASE, Backend("sqlite", _local(lambda tmp: SqliteDatabaseHarness(tmp / "db.sqlite3"))))
 register(JOBS, Backend("fake", _local(lambda _tmp: FakeJobsHarness())))
 register(QUEUE, Backend("fake", _local(lambda _tmp: FakeQueueHarness())))
+register(STORAGE, Backend("fake", _local(lambda _tmp: FakeStorageHarness())))
 register(ALERTS, Backend("fake", _local(lambda _tmp: FakeAlertsHarness())))
 register(QUEUE, Backend("sqlite", _local(lambda tmp: SqliteQueueHarness(tmp / "queue.sqlite3"))))
 register(STORAGE, Backend("local", _local(lambda tmp: LocalStorageHarness(tmp / "storage"))))

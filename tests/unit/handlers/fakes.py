@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.core.clients.database import AggregatorBatchQuery, SnosBatchQuery
-from orchestrator.core.errors import NotFoundError, ObjectNotFoundError, ServiceUnavailableError
+from orchestrator.core.errors import NotFoundError, ServiceUnavailableError
 from orchestrator.core.madara.aggregator import AggregatorOutput, AggregatorRequest
 from orchestrator.core.madara.prover import AggregationArtifacts, ProverTask, TaskStatus, TaskStatusKind, TaskType
 from orchestrator.core.madara.settlement import AttemptsSink, SettlementError, SettlementResult
@@ -17,26 +17,6 @@ from orchestrator.core.models.batch import AggregatorBatch, AggregatorBatchStatu
 from orchestrator.core.models.job import JobItem, JobType
 from orchestrator.core.models.metadata import TxAttempt, TxAttemptStatus
 from tests.fakes import FakeDatabase
-
-
-class FakeStorage:
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-        self.fail_puts: Exception | None = None
-
-    async def put(self, key: str, data: bytes) -> None:
-        if self.fail_puts is not None:
-            raise self.fail_puts
-        self.objects[key] = bytes(data)
-
-    async def get(self, key: str) -> bytes:
-        try:
-            return self.objects[key]
-        except KeyError:
-            raise ObjectNotFoundError(key) from None
-
-    async def exists(self, key: str) -> bool:
-        return key in self.objects
 
 
 class BatchDatabase(FakeDatabase):

@@ -24,7 +24,8 @@ from orchestrator.services.job.handler import FatalJobError, Verification
 from orchestrator.services.job.handlers.aggregator import AggregatorHandler
 from orchestrator.services.job.handlers.bincode import decode_felts
 from orchestrator.services.job.handlers.prover_status import ProverFlavour
-from tests.unit.handlers.fakes import BatchDatabase, FakeProver, FakeStorage
+from tests.fakes import FakeStorage
+from tests.unit.handlers.fakes import BatchDatabase, FakeProver
 from tests.unit.handlers.helpers import job_of
 
 # The aggregator's own output: 10 header words, x_0, n_blobs = 1, 4 KZG words, no messages.

@@ -46,6 +46,7 @@ from orchestrator.services.job.handlers.state_transition import (
     StateTransitionHandler,
     da_segment_blobs,
 )
+from tests.fakes import FakeStorage
 from tests.unit.aggregator.recorded import CHILD_RANGES, END, START, Recorded, RecordedNode, recorded
 from tests.unit.handlers.fakes import (
     BatchDatabase,
@@ -53,7 +54,6 @@ from tests.unit.handlers.fakes import (
     FakeFactRegistry,
     FakeProver,
     FakeSettlement,
-    FakeStorage,
 )
 from tests.unit.handlers.helpers import job_of
 

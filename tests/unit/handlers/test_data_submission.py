@@ -14,7 +14,8 @@ from orchestrator.services.da.blob import BYTES_PER_BLOB, blob_from_hex
 from orchestrator.services.da.state_update import parse_nonces
 from orchestrator.services.job.handler import FatalJobError, RetryableJobError, Verification
 from orchestrator.services.job.handlers.data_submission import DataSubmissionHandler
-from tests.unit.handlers.fakes import FakeDa, FakeNode, FakeStorage
+from tests.fakes import FakeStorage
+from tests.unit.handlers.fakes import FakeDa, FakeNode
 from tests.unit.handlers.helpers import job_of
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "da"

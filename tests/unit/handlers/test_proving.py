@@ -23,7 +23,8 @@ from orchestrator.services.job.handler import FatalJobError, Verification
 from orchestrator.services.job.handlers.proof_registration import ProofRegistrationHandler
 from orchestrator.services.job.handlers.prover_status import ProverFlavour
 from orchestrator.services.job.handlers.proving import ProofCreationHandler
-from tests.unit.handlers.fakes import BatchDatabase, FakeProver, FakeStorage
+from tests.fakes import FakeStorage
+from tests.unit.handlers.fakes import BatchDatabase, FakeProver
 from tests.unit.handlers.helpers import job_of
 from tests.unit.handlers.test_formats import stone_proof
 

@@ -16,6 +16,7 @@ from orchestrator.services.job.handlers.proving import ProofCreationHandler
 from orchestrator.services.job.handlers.registry import HandlerDeps, HandlerParams, build_handlers
 from orchestrator.services.job.handlers.snos import SnosRpc, SnosRunHandler
 from orchestrator.services.job.handlers.state_transition import SettlementMode, StateTransitionHandler
+from tests.fakes import FakeStorage
 from tests.unit.handlers.fakes import (
     BatchDatabase,
     FakeAggregatorRunner,
@@ -25,7 +26,6 @@ from tests.unit.handlers.fakes import (
     FakeProver,
     FakeSettlement,
     FakeSnosRunner,
-    FakeStorage,
 )
 
 

@@ -17,7 +17,8 @@ from orchestrator.services import storage_layout
 from orchestrator.services.job.handler import FatalJobError, RetryableJobError, Verification
 from orchestrator.services.job.handlers.bincode import decode_felts
 from orchestrator.services.job.handlers.snos import SNOS_UNAVAILABLE_DELAY_SECONDS, SnosRpc, SnosRunHandler
-from tests.unit.handlers.fakes import FakeProbe, FakeSnosRunner, FakeStorage
+from tests.fakes import FakeStorage
+from tests.unit.handlers.fakes import FakeProbe, FakeSnosRunner
 from tests.unit.handlers.helpers import job_of
 
 BOOT_LOADER_PROGRAM_CONTRACT = 0x5AB580B04E3532B6B18F81CFA654A05E29DD8E2352D88DF1E765A84072DB07

@@ -27,8 +27,8 @@ from orchestrator.services.job.handlers.state_transition import (
     SettlementMode,
     StateTransitionHandler,
 )
-from tests.fakes import FakeAlerts, FakeClock, FakeQueue
-from tests.unit.handlers.fakes import BatchDatabase, Crash, FakeSettlement, FakeStorage
+from tests.fakes import FakeAlerts, FakeClock, FakeQueue, FakeStorage
+from tests.unit.handlers.fakes import BatchDatabase, Crash, FakeSettlement
 from tests.unit.handlers.helpers import job_of
 from tests.unit.handlers.test_formats import stone_proof
 
