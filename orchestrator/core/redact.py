@@ -32,3 +32,11 @@ def scrub(text: str, url: str) -> str:
     text = text.replace(url, shown)
     query = urlsplit(url).query
     return text.replace(query, "***") if query else text
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
+
+
+def scrub_urls(text: str) -> str:
+    """`text` with every URL in it redacted: for errors whose URL the caller does not know."""
+    return _URL.sub(lambda match: redact_url(match.group(0)), text)

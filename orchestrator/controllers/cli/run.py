@@ -28,6 +28,7 @@ from orchestrator.controllers.workers.supervisor import WorkerParams, WorkerSupe
 from orchestrator.core.errors import ConfigError
 from orchestrator.core.models.job import JobType
 from orchestrator.core.models.queue import WorkerTrigger
+from orchestrator.core.redact import scrub_urls
 from orchestrator.services.job.handler import JobHandler
 from orchestrator.services.job.triggers import TriggerFn
 
@@ -108,7 +109,11 @@ async def serve(
         container = build(settings, handlers=handlers, triggers=triggers)
     except (ConfigError, ValueError) as exc:
         raise CliError(f"invalid settings: {exc}") from None
-    await container.start()
+    try:
+        await container.start()
+    except Exception as exc:  # noqa: BLE001 - any start failure is one line, never a traceback
+        await container.close()
+        raise CliFailure(f"could not start: {scrub_urls(str(exc)) or type(exc).__name__}") from None
     problems = await preflight(container)
     if problems:
         await container.close()

@@ -76,3 +76,29 @@ async def test_serve_reports_its_loops_on_health_and_its_stores_on_ready(tmp_pat
     finally:
         stop.set()
         await asyncio.wait_for(serving, timeout=30)  # a clean stop: no CliFailure
+
+
+async def test_a_start_that_fails_is_one_line_and_closes_what_was_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E.g. the node never answers the chain-details call: no traceback, exit 1, connections closed."""
+    settings = load_settings(environ={P + "DATA_DIR": str(tmp_path), P + "PORT": "0"}, env_file=None)
+    built = run.build(settings)
+    closed: list[bool] = []
+
+    async def unreachable_node() -> None:
+        raise ConnectionError("node http://user:secret@node.example/rpc?key=abc unreachable")
+
+    async def close() -> None:
+        closed.append(True)
+
+    monkeypatch.setattr(built, "start", unreachable_node)
+    monkeypatch.setattr(built, "close", close)
+    monkeypatch.setattr(run, "build", lambda *_a, **_k: built)
+    with pytest.raises(CliFailure) as failure:
+        await asyncio.wait_for(run.serve(settings, stop=asyncio.Event()), timeout=30)
+    assert failure.value.exit_code == 1
+    assert "\n" not in failure.value.message
+    assert failure.value.message.startswith("could not start:")
+    assert "secret" not in failure.value.message and "key=abc" not in failure.value.message
+    assert closed == [True]
