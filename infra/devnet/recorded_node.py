@@ -13,7 +13,8 @@ What is served and how it is derived:
 - `starknet_getBlockWithTxHashes`: a header built from the recording (hash, parent hash = the
   previous recorded block's hash, new root, the configured Starknet version, no transactions).
 - `starknet_getStorageAt` / `getNonce` / `getClassHashAt` at block N: the last value written at or
-  before N by the recorded state diffs (nonces also from the nonces files), else the `base` state,
+  before N by the recorded state diffs (nonces also from the nonces files), else the `base` state
+  (for the fixtures: contract 0x2's aliases assigned before the recording, see `recorded_base`),
   else 0 (storage, nonce) or error 20 ContractNotFound (class hash).
 - `/feeder_gateway/get_block_bouncer_weights`: weights derived from the state diff (its size; one
   transaction per nonce bump), since the recordings carry no bouncer weights.
@@ -40,6 +41,7 @@ from typing import Any
 
 from aiohttp import web
 
+from infra.devnet.recorded_base import recorded_base_storage
 from infra.devnet.server import DoubleServer
 
 SEPOLIA_BATCH_FIRST_BLOCK = 2935726  # the recording starts right after block 2935725
@@ -270,7 +272,8 @@ def load_fixture_chain(
     da_starknet_version: str = "0.13.2",
     **chain_options: Any,
 ) -> RecordedChain:
-    """The chain of a fixtures folder: the Sepolia batch recording plus the single DA blocks.
+    """The chain of a fixtures folder: the Sepolia batch recording plus the single DA blocks; the
+    state before the recording is what `recorded_base` recovers from the batch files.
 
     The Sepolia blocks carry `migrated_compiled_classes`, which exists from Starknet 0.14.1 on.
     """
@@ -278,6 +281,8 @@ def load_fixture_chain(
     batch = data_dir / "batch" / "9662264" / "state_updates.json"
     if batch.is_file():
         blocks += load_state_updates(batch, SEPOLIA_BATCH_FIRST_BLOCK, batch_starknet_version)
+        # the state before the recording that the batch files determine (aliases of older keys)
+        chain_options.setdefault("base", BaseState(storage=recorded_base_storage(batch.parent)))
     for path in sorted((data_dir / "da" / "state_update").glob("*.json")):
         blocks.append(load_single_block(path, data_dir / "da" / "nonces" / path.name, da_starknet_version))
     if not blocks:

@@ -2,8 +2,9 @@
 
 The recorded batch only gives the aliases of keys first aliased in the range (0x2's writes in the
 squashed diff). The aliases of older keys live in the node's state at block 2935725, which is not
-recorded; `derive_aliases` recovers them from the recorded input/output pair by matching contracts,
-entries, nonces and deployments on their (unaliased) values, without using the code under test.
+recorded; `infra.devnet.recorded_base.derive_aliases` (the recorded node's source for them) recovers
+them from the recorded input/output pair by matching contracts, entries, nonces and deployments on
+their (unaliased) values, without using the code under test.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Sequence
 
 import pytest
 
+from infra.devnet.recorded_base import derive_aliases
 from orchestrator.services.da import stateful
-from orchestrator.services.da.state_update import StateDiff, StateUpdate, StorageEntry
+from orchestrator.services.da.state_update import StateUpdate
 from tests.unit.da.helpers import BATCH, load_json
 
 PRE_RANGE_BLOCK = 2935725
@@ -34,71 +36,8 @@ class AliasNode:
         raise AssertionError("stateful compression reads no class hashes")
 
 
-def _learn_entry_aliases(before: Sequence[StorageEntry], after: Sequence[StorageEntry], known: dict[int, int]) -> None:
-    """A storage key whose value appears under exactly one key of the matched contract is aliased to it."""
-    for entry in before:
-        if entry.key < 128 or entry.key in known:
-            continue
-        entry_options = {f.key for f in after if f.value == entry.value}
-        if len(entry_options) == 1:
-            known[entry.key] = entry_options.pop()
-
-
-def derive_aliases(before: StateDiff, after: StateDiff) -> dict[int, int]:
-    known = {e.key: e.value for c in before.storage_diffs if c.address == 2 for e in c.storage_entries if e.key >= 128}
-    a_list = [c for c in before.storage_diffs if c.address >= 128]
-    b_list = [c for c in after.storage_diffs if c.address >= 128]
-
-    def signature(entries: Sequence[StorageEntry]) -> list[int]:
-        return sorted(e.value for e in entries)
-
-    matched_a: set[int] = set()
-    matched_b: set[int] = set()
-    progress = True
-    while progress:
-        progress = False
-        for i, a in enumerate(a_list):
-            if i in matched_a:
-                continue
-            candidates = [
-                j
-                for j, b in enumerate(b_list)
-                if j not in matched_b
-                and signature(b.storage_entries) == signature(a.storage_entries)
-                and known.get(a.address, b.address) == b.address
-            ]
-            if len(candidates) != 1:
-                continue
-            b = b_list[candidates[0]]
-            matched_a.add(i)
-            matched_b.add(candidates[0])
-            known[a.address] = b.address
-            progress = True
-            _learn_entry_aliases(a.storage_entries, b.storage_entries, known)
-        for pairs_a, pairs_b in [
-            (
-                [(n.contract_address, n.nonce) for n in before.nonces],
-                [(n.contract_address, n.nonce) for n in after.nonces],
-            ),
-            (
-                [(d.address, d.class_hash) for d in before.deployed_contracts],
-                [(d.address, d.class_hash) for d in after.deployed_contracts],
-            ),
-        ]:
-            used = {known[a] for a, _ in pairs_a if a in known}
-            for address, value in pairs_a:
-                if address < 128 or address in known:
-                    continue
-                options = [alias for alias, v in pairs_b if v == value and alias not in used]
-                if len(options) == 1:
-                    known[address] = options[0]
-                    used.add(options[0])
-                    progress = True
-    return known
-
-
 async def test_batch_9662264(batch_squashed: StateUpdate, batch_stateful: StateUpdate) -> None:
-    aliases = derive_aliases(batch_squashed.state_diff, batch_stateful.state_diff)
+    aliases = derive_aliases(batch_squashed.to_json()["state_diff"], batch_stateful.to_json()["state_diff"])
     needed = {k for k in stateful.keys_to_alias(batch_squashed.state_diff) if k >= 128}
     assert needed <= aliases.keys()  # the matching pinned every alias down
     node = AliasNode(aliases)
