@@ -19,7 +19,6 @@ from orchestrator.core.models.job import JobType
 from orchestrator.core.models.queue import DLQ_QUEUES, QueueType
 from orchestrator.core.models.queue import visibility_timeouts as queue_visibility_timeouts
 from orchestrator.core.version import ORCHESTRATOR_VERSION
-from orchestrator.resources.aws_clients import build_aws_infrastructure
 from orchestrator.services.job.engine import JobEngine
 from orchestrator.services.job.handler import JobHandler
 from orchestrator.services.job.triggers import completion_notifier
@@ -61,6 +60,9 @@ def local_infrastructure(settings: Settings) -> Infrastructure:
 
 
 def aws_infrastructure(settings: Settings) -> Infrastructure:
+    # Imported here: boto3/aiobotocore and pymongo are resident memory the local profile never uses.
+    from orchestrator.resources.aws_clients import build_aws_infrastructure  # noqa: PLC0415
+
     database, queue, storage, alerts, lock, cron = build_aws_infrastructure(settings, visibility_timeouts(settings))
     extra = OwnedClients()
     extra.own(alerts)  # the SNS client keeps an AWS client open; the AlertClient protocol has no close

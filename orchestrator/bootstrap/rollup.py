@@ -22,7 +22,6 @@ from orchestrator.clients.prover.fact_registry import Web3FactRegistry
 from orchestrator.clients.prover.mock import MockProverClient
 from orchestrator.clients.prover.sharp import SharpProverClient, sharp_ssl_context
 from orchestrator.clients.settlement.ethereum import EthereumSettlementClient
-from orchestrator.clients.settlement.starknet import StarknetSettlementClient
 from orchestrator.clients.settlement.tx_manager import TxManagerConfig
 from orchestrator.clients.snos.command import CommandSnosRunner
 from orchestrator.clients.snos.devnet import DevnetSnosRunner
@@ -158,6 +157,9 @@ def build_settlement(settings: Settings, owned: OwnedClients) -> SettlementClien
             disable_peerdas=s.ethereum_disable_peerdas,
         )
         return owned.own(client)
+    # Imported here: starknet_py (with sympy) is about 40 MB resident that an L2 process never needs.
+    from orchestrator.clients.settlement.starknet import StarknetSettlementClient  # noqa: PLC0415
+
     # starknet_py opens an HTTP session per request: this client holds no connection to close.
     return StarknetSettlementClient(
         rpc_url=_required(s.starknet_settlement_rpc_url, "STARKNET_SETTLEMENT_RPC_URL").get_secret_value(),

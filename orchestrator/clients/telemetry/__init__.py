@@ -10,10 +10,13 @@ import functools
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from orchestrator.clients.telemetry.otel import OtelExport
 from orchestrator.clients.telemetry.prometheus import PrometheusMetrics
 from orchestrator.core.telemetry import trace_scope
+
+if TYPE_CHECKING:
+    from orchestrator.clients.telemetry.otel import OtelExport
 
 log = logging.getLogger("orchestrator.telemetry")
 
@@ -31,6 +34,9 @@ class ProcessTelemetry:
             log.info("OTLP export disabled (MADARA_ORCHESTRATOR_OTEL_COLLECTOR_ENDPOINT is not set)")
             return
         if self.otel is None:
+            # Imported only when exporting: the OpenTelemetry SDK and exporters are resident memory otherwise.
+            from orchestrator.clients.telemetry.otel import OtelExport  # noqa: PLC0415
+
             self.otel = OtelExport(endpoint, service_name)
             log.info("exporting metrics, traces and logs over OTLP HTTP to %s", endpoint)
 
