@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from infra.devnet.faulty_proxy import FaultPlan
+from infra.devnet.l2 import FIRST_SETTLED_BLOCK
 from orchestrator.config import ServiceSettings
 from orchestrator.core.models.job import JobType
 from tests.chaos.devnet import ChaosDevnet
@@ -124,8 +125,8 @@ def stale_after_20s() -> dict[str, str]:
 
 
 def test_snos_run_slower_than_the_stale_lock_timeout(tmp_path: Path, devnet_tools: None) -> None:
-    """Every SNOS run takes 45 s more, with 20 s after which a running job counts as abandoned; 25 s into the
-    first one, a duplicate process message arrives (as an operator's request or an at-least-once redelivery)."""
+    """The first SNOS run takes 45 s more, with 20 s after which a running job counts as abandoned; 25 s into
+    it, a duplicate process message arrives (as an operator's request or an at-least-once redelivery)."""
     duplicates: dict[str, Any] = {}
 
     async def during(devnet: ChaosDevnet) -> None:
@@ -136,7 +137,8 @@ def test_snos_run_slower_than_the_stale_lock_timeout(tmp_path: Path, devnet_tool
     scenario = Scenario(
         "slow-snos",
         tunables=stale_after_20s(),
-        chaos_env={"CHAOS_SNOS_DELAY_SECONDS": "45", "CHAOS_SNOS_SLOW_BLOCKS": ""},
+        # only the first batch is slow: the other SNOS slots stay free for the duplicate message
+        chaos_env={"CHAOS_SNOS_DELAY_SECONDS": "45", "CHAOS_SNOS_SLOW_BLOCKS": str(FIRST_SETTLED_BLOCK)},
         during=during,
         notes=duplicates,
     )
