@@ -1,6 +1,8 @@
 """The devnet, measured end to end: block→L1 latency, throughput, CPU and resident memory.
 
-Parts (`--only latency,reference,throughput`; all by default):
+Parts (`--only idle,latency,reference,throughput`; all by default):
+- idle: `orchestrator run` with the devnet's local L2 wiring and nothing to do (the recorded node's head is
+  the block before the first one to process), its resident memory sampled for `--idle-seconds`;
 - latency: `python -m infra.devnet --block-time 2 --blocks 12 --until-settled` with the devnet's defaults;
 - reference: the same run with the reference's default intervals (a 60 s cron for every trigger and
   verification first checked after the job type's full polling delay, then at that delay);
@@ -11,7 +13,7 @@ Resident memory: the orchestrator process sampled every 0.5 s: its first sample 
 and the last one (every block settled, nothing left to do: idle after the work).
 Each run starts its own anvil; the reference run takes several minutes, the throughput run longer.
 
-Run: `.venv/bin/python bench/bench_devnet.py [--only latency,reference] [--blocks 12]`.
+Run: `.venv/bin/python bench/bench_devnet.py [--only idle,latency,reference] [--blocks 12]`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LATENCY = re.compile(r"^latency block→L1: p50 (\d+\.\d)s, p95 (\d+\.\d)s, max (\d+\.\d)s over (\d+) blocks$")
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+#: the recording's first block (infra.devnet.recorded_node.SEPOLIA_BATCH_FIRST_BLOCK; this script runs
+#: without the project root on its path)
+FIRST_RECORDED_BLOCK = 2935726
 
 #: The reference's default intervals: a 60 s cron for each trigger, verification at the full polling
 #: delay (no early first check). The devnet's batch sizes are kept, so both runs batch alike.
@@ -185,17 +190,84 @@ def throughput_table(blocks: int, timeout: float) -> None:
     print(outcome)
 
 
+def _rss_kb(pid: int) -> int | None:
+    try:
+        return int((Path("/proc") / str(pid) / "statm").read_text().split()[1]) * PAGE_KB
+    except OSError:
+        return None
+
+
+def _idle_wiring(node_url: str, data_dir: Path, first_block: int) -> dict[str, str]:
+    """The devnet's local L2 wiring; L1 at a closed port (nothing to settle, so it is never called)."""
+    return {
+        "PROFILE": "local", "LAYER": "l2", "DATA_DIR": str(data_dir), "PORT": "0",
+        "MADARA_RPC_URL": node_url, "MADARA_FEEDER_GATEWAY_URL": node_url, "SNOS_RUNNER": "devnet",
+        "AGGREGATOR_RUNNER": "devnet", "PROVER": "mock", "SETTLEMENT_LAYER": "ethereum",
+        "MOCK_VERIFIER_ADDRESS": "0x" + "33" * 20, "MOCK_VERIFIER_PRIVATE_KEY": "0x" + "44" * 32,
+        "ETHEREUM_SETTLEMENT_RPC_URL": "http://127.0.0.1:9", "ETHEREUM_PRIVATE_KEY": "0x" + "11" * 32,
+        "L1_CORE_CONTRACT_ADDRESS": "0x" + "22" * 20, "ETHEREUM_DISABLE_PEERDAS": "true",
+        "MIN_BLOCK_NO_TO_PROCESS": str(first_block), "EVENT_BRIDGE_INTERVAL_SECONDS": "3",
+    }  # fmt: skip
+
+
+def _sample_idle(argv: list[str], env: dict[str, str], log: Path, seconds: float) -> list[int] | None:
+    """RSS samples (kB) of a process from its 'orchestrator running' line on; None if it stopped."""
+    with log.open("w") as out:
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        samples: list[int] = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and process.poll() is None:
+            rss = _rss_kb(process.pid)
+            if rss is not None and "orchestrator running" in log.read_text():
+                samples.append(rss)
+            time.sleep(0.5)
+        alive = process.poll() is None
+        process.terminate()
+        process.wait(30)
+    return samples if alive else None
+
+
+def idle_table(seconds: float) -> None:
+    """RSS of an `orchestrator run` started with no work: the recorded node's head is the block before the
+    first one to process, so every trigger pass finds nothing to do."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MADARA_ORCHESTRATOR_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    node_argv = [sys.executable, "-m", "infra.devnet.recorded_node", "--port", "0"]
+    node_argv += ["--data", str(ROOT / "tests" / "fixtures"), "--latest", str(FIRST_RECORDED_BLOCK - 1)]
+    with tempfile.TemporaryDirectory() as data:
+        node = subprocess.Popen(node_argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        try:
+            url = (node.stdout.readline() if node.stdout else "").strip().removeprefix("listening on ")
+            wiring = _idle_wiring(url, Path(data) / "orchestrator", FIRST_RECORDED_BLOCK)
+            run_env = {**env, **{f"MADARA_ORCHESTRATOR_{k}": v for k, v in wiring.items()}}
+            log = Path(data) / "orchestrator.log"
+            argv = [sys.executable, "-m", "orchestrator", "run", "--env-file", "/dev/null"]
+            samples = _sample_idle(argv, run_env, log, seconds)
+            tail = log.read_text().strip().splitlines()[-1:]
+        finally:
+            node.terminate()
+            node.wait(30)
+    print(f"\nidle: orchestrator run with nothing to do, sampled for {seconds:.0f}s")
+    if not samples:
+        print(f"the process stopped or never reported running: {' / '.join(tail)}")
+        return
+    print(f"RSS first running / max / last: {_mb(samples[0])} / {_mb(max(samples))} / {_mb(samples[-1])}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default="latency,reference,throughput", help="comma-separated parts")
+    parser.add_argument("--only", default="idle,latency,reference,throughput", help="comma-separated parts")
+    parser.add_argument("--idle-seconds", type=float, default=60, help="how long the idle run is sampled")
     parser.add_argument("--blocks", type=int, default=12, help="blocks of the latency runs")
     parser.add_argument("--throughput-blocks", type=int, default=999, help="blocks of the throughput run")
     parser.add_argument("--throughput-timeout", type=float, default=600, help="seconds (the target is 10 minutes)")
     args = parser.parse_args()
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
-    unknown = set(parts) - {"latency", "reference", "throughput"}
+    unknown = set(parts) - {"idle", "latency", "reference", "throughput"}
     if unknown:
         parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
+    if "idle" in parts:
+        idle_table(args.idle_seconds)
     if {"latency", "reference"} & set(parts):
         latency_table(args.blocks, parts)
     if "throughput" in parts:

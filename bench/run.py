@@ -1,7 +1,7 @@
 """`make bench`: runs the bench/bench_*.py scripts, each in its own process; each prints its own table.
 
 `--only` picks parts: a script's name without `bench_` (da, engine, queries, devnet), or one part of
-the devnet benchmark (latency, reference, throughput), comma separated. E.g. `bench/run.py --only
+the devnet benchmark (idle, latency, reference, throughput), comma separated. E.g. `bench/run.py --only
 queries` or `--only latency,reference` (the reference-timing run alone takes several minutes).
 """
 
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DEVNET_PARTS = ("latency", "reference", "throughput")
+DEVNET_PARTS = ("idle", "latency", "reference", "throughput")
 
 
 def plan(only: list[str]) -> list[list[str]]:
