@@ -3,7 +3,9 @@
 The first recorded block (2935726) is served but not settled: settling a range reads the state at
 the block before it (squashing, compression) and the OS output's previous block hash is the parent
 block's hash, which only a recorded block can answer. So the devnet settles from the second recorded
-block on, and the core contract starts at the first recorded block's state.
+block on, and the core contract starts at the first recorded block's state. The state before the
+recording that the recorded batch files pin down (contract 0x2's older aliases) is the node's base
+(`recorded_base`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.devnet.l1 import L2State
+from infra.devnet.recorded_base import recorded_base_storage
 from infra.devnet.recorded_node import (
     SEPOLIA_BATCH_FIRST_BLOCK,
+    BaseState,
     RecordedBlock,
     RecordedChain,
     load_state_updates,
@@ -61,8 +65,10 @@ def devnet_blocks(fixtures: Path, count: int) -> DevnetBlocks:
     last = FIRST_SETTLED_BLOCK + count - 1
     # Blocks past the last one are left out rather than hidden: nothing can ask for them by hash either.
     blocks = [b for b in recorded if b.number <= last]
+    # the state before the recording that its batch files determine: the aliases of keys aliased earlier
+    base = BaseState(storage=recorded_base_storage((fixtures / RECORDING).parent))
     return DevnetBlocks(
-        chain=RecordedChain(blocks, latest=last),
+        chain=RecordedChain(blocks, latest=last, base=base),
         genesis=genesis_state(recorded[0]),
         first=FIRST_SETTLED_BLOCK,
         last=last,

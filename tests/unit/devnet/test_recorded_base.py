@@ -8,9 +8,12 @@ aliases assigned before the recording; the node answered 0 for them before `reco
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pytest
+
+from infra.devnet.l2 import devnet_blocks
 from infra.devnet.recorded_base import derive_aliases, pre_range_storage, recorded_base_storage
 from infra.devnet.recorded_node import SEPOLIA_BATCH_FIRST_BLOCK, RecordedChain, load_fixture_chain
 from orchestrator.services.da import stateful
@@ -39,8 +42,19 @@ def _load(name: str) -> StateUpdate:
     return StateUpdate.from_json(json.loads((BATCH / name).read_text()))
 
 
-async def test_the_recorded_node_reproduces_the_published_squash_and_compression() -> None:
-    reader = ChainReader(load_fixture_chain(FIXTURES))
+def _fixture_chain() -> RecordedChain:
+    return load_fixture_chain(FIXTURES)
+
+
+def _devnet_chain() -> RecordedChain:
+    return devnet_blocks(FIXTURES, 999).chain  # the chain of the throughput run: every settleable block
+
+
+@pytest.mark.parametrize("chain", [_fixture_chain, _devnet_chain], ids=["fixture chain", "devnet chain"])
+async def test_the_recorded_node_reproduces_the_published_squash_and_compression(
+    chain: Callable[[], RecordedChain],
+) -> None:
+    reader = ChainReader(chain())
     updates = json.loads((BATCH / "state_updates.json").read_text())
     published_squash = _load("squashed_state_update.json")
 
