@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import subprocess
@@ -28,10 +29,16 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LATENCY = re.compile(r"^latency block→L1: p50 (\d+\.\d)s, p95 (\d+\.\d)s, max (\d+\.\d)s over (\d+) blocks$")
+#: the aggregator batching's save line for a batch it closed (the first one per batch is its close time)
+CLOSED = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO +orchestrator\.block\.aggregator_batching: "
+    r"saved aggregator batch (\d+) \(blocks \d+\.\.(\d+), Closed"
+)
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 #: the recording's first block (infra.devnet.recorded_node.SEPOLIA_BATCH_FIRST_BLOCK; this script runs
@@ -66,6 +73,17 @@ class Run:
     orchestrator: Sample
     #: the devnet's latency.json: block -> produced / settled times (None when the run wrote none)
     record: dict[str, dict[str, float | None]] | None = None
+    #: aggregator batch index -> (its end block, when it was closed: seconds since the epoch)
+    closed: dict[int, tuple[int, float]] = field(default_factory=dict)
+
+    def closed_to_settled(self) -> list[float]:
+        """Per closed aggregator batch: its close (orchestrator log) -> its end block settled on L1."""
+        settled = {int(block): times["settled"] for block, times in (self.record or {}).items()}
+        return [
+            end_settled - closed_at
+            for _, (end, closed_at) in sorted(self.closed.items())
+            if (end_settled := settled.get(end)) is not None
+        ]
 
     def latency(self) -> tuple[float, float, float, int] | None:
         match = LATENCY.match(self.lines[-1]) if self.lines else None
@@ -132,8 +150,25 @@ def run_devnet(args: list[str], overrides: dict[str, str], timeout: float) -> Ru
         watcher.join()
         latencies = Path(data) / "devnet" / "latency.json"
         record = json.loads(latencies.read_text()) if latencies.is_file() else None
+        closed = _batch_closes(Path(data) / "devnet" / "orchestrator.log")
     lines = out.strip().splitlines()
-    return Run(devnet.returncode, time.monotonic() - started, lines, sample, record)
+    return Run(devnet.returncode, time.monotonic() - started, lines, sample, record, closed)
+
+
+def _batch_closes(log: Path) -> dict[int, tuple[int, float]]:
+    """Aggregator batch -> (end block, close time) from the orchestrator's log (UTC timestamps)."""
+    closes: dict[int, tuple[int, float]] = {}
+    for line in log.read_text().splitlines() if log.is_file() else []:
+        if (match := CLOSED.match(line)) is not None and int(match[2]) not in closes:
+            at = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC)
+            closes[int(match[2])] = (int(match[3]), at.timestamp())
+    return closes
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank, as the devnet's latency line (infra/devnet/latency.py)."""
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
 
 
 def _mb(kb: int) -> str:
@@ -160,6 +195,10 @@ def latency_table(blocks: int, parts: list[str]) -> None:
         found[name] = figures
         p50, p95, top, n = figures
         print(f"{name:<22} | {p50:>7.1f} | {p95:>7.1f} | {top:>7.1f} | {n:>6} | {run.seconds:>6.0f} | {memory}")
+        if closes := run.closed_to_settled():
+            spans = " ".join(f"{c:.1f}" for c in closes)
+            p50 = percentile(closes, 0.5)
+            print(f"{'':<22}   aggregator batch closed→settled: p50 {p50:.1f}s over {len(closes)} batches ({spans})")
     if len(found) == 2:
         ours, ref = found["devnet defaults"], found["reference intervals"]
         ratios = " | ".join(f"{r / o:>6.1f}x" for r, o in zip(ref[:3], ours[:3], strict=True))
