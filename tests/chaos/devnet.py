@@ -149,6 +149,7 @@ class ChaosDevnet:
         self.core: CoreContract | None = None
         self.env: dict[str, str] = {}
         self.wiring: Wiring | None = None
+        self._db: SqliteDatabaseClient | None = None
 
     @property
     def anvil_url(self) -> str:
@@ -259,12 +260,12 @@ class ChaosDevnet:
         return [p for p in self.processes if p.alive()]
 
     async def jobs(self) -> list[JobItem]:
-        db = SqliteDatabaseClient(self.data_dir / "orchestrator.sqlite3")
-        await db.connect()
-        try:
-            return await db.get_jobs_by_types_and_statuses([], [])
-        finally:
-            await db.close()
+        """Every job, read from this process through one connection kept open for the run (as a second
+        orchestrator process reads: opening and closing a connection per poll is not what they do)."""
+        if self._db is None:
+            self._db = SqliteDatabaseClient(self.data_dir / "orchestrator.sqlite3")
+            await self._db.connect()
+        return await self._db.get_jobs_by_types_and_statuses([], [])
 
     async def first_run(self, job_type: JobType, internal_id: int | None = None) -> dict[str, Any]:
         """The first recorded handler run of such a job (from the recorder's file, not the database)."""
@@ -365,6 +366,8 @@ class ChaosDevnet:
         for process in self.processes:
             if process.alive():
                 await asyncio.to_thread(process.terminate)
+        if self._db is not None:
+            await self._db.close()
         for closer in (self.proxy, self.node):
             if closer is not None:
                 await closer.stop()
