@@ -141,6 +141,10 @@ class AggregatorPolicy:
         # last batch would stay open, and unsettled, until an admin closed it.
         if is_too_old(state.batch, self.params.max_batch_time_seconds, self.clock):
             return CloseReason.TIME_LIMIT
+        # A full batch can take no more blocks: the next one would only close it (same boundaries), so
+        # waiting for it delays settling by a block time, or up to the time limit at a chain's end.
+        if state.batch.num_blocks >= self.params.max_batch_size:
+            return CloseReason.MAX_BLOCKS
         return None
 
     # --- reading --------------------------------------------------------------------------------

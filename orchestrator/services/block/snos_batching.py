@@ -128,8 +128,12 @@ class SnosPolicy:
         # block of the next aggregator batch arrives: when aggregator batching stopped (unsupported
         # version, oversized block), that block never comes and the closed batch could not be aggregated.
         batch = state.batch
-        fixed = self.params.fixed_blocks_per_snos_batch is not None
-        if not fixed and is_too_old(batch, self.params.max_batch_time_seconds, self.clock):
+        fixed = self.params.fixed_blocks_per_snos_batch
+        if fixed is not None and batch.num_blocks >= fixed:
+            return CloseReason.FIXED_SIZE  # full: the next block would only close it
+        if fixed is None and batch.num_blocks >= self.params.max_blocks_per_snos_batch:
+            return CloseReason.MAX_BLOCKS
+        if fixed is None and is_too_old(batch, self.params.max_batch_time_seconds, self.clock):
             return CloseReason.TIME_LIMIT  # also without a new block (the reference waits for one)
         if self.layer is not Layer.L2 or batch.aggregator_batch_index is None:
             return None

@@ -104,14 +104,14 @@ async def test_l2_head_of_the_pipeline_over_recorded_blocks(stack: Stack) -> Non
         (2, 3, 1, SnosBatchStatus.CLOSED),
         (4, 4, 1, SnosBatchStatus.CLOSED),  # cut at the aggregator batch's end
         (5, 6, 2, SnosBatchStatus.CLOSED),
-        (7, 8, 2, SnosBatchStatus.OPEN),
+        (7, 8, 2, SnosBatchStatus.CLOSED),  # full (2 blocks): closed without waiting for a next block
     ]
 
     jobs = JobTriggers(stack.db, stack.engine, JobTriggerParams(layer=Layer.L2))
     await jobs.snos()
     await jobs.snos()
     created = await stack.db.get_jobs_by_types_and_statuses([JobType.SNOS_RUN], [])
-    assert [j.internal_id for j in created] == [1, 2, 3, 4]
+    assert [j.internal_id for j in created] == [1, 2, 3, 4, 5]
     third = created[2].metadata.specific
     assert isinstance(third, SnosMetadata)
     assert (third.start_block - FIRST, third.end_block - FIRST, third.cairo_pie_path) == (4, 4, "3/cairo_pie.zip")

@@ -158,6 +158,17 @@ async def test_close_on_max_batch_size(env: Env) -> None:
     assert await ranges(env) == [(1, 0, 2, CLOSED), (2, 3, 5, CLOSED), (3, 6, 6, OPEN)]
 
 
+async def test_a_full_batch_closes_without_waiting_for_the_next_block(env: Env) -> None:
+    # The next block could only close it, with the same boundaries; at a chain's end (the devnet's last
+    # recorded block) that block never comes and the batch waited for its time limit (1800 s by default).
+    env.chain.extend(6)
+    await batching(env, replace(PARAMS, max_batch_size=3)).run()
+    assert await ranges(env) == [(1, 0, 2, CLOSED), (2, 3, 5, CLOSED)]
+    env.chain.extend(1)
+    await batching(env, replace(PARAMS, max_batch_size=3)).run()
+    assert await ranges(env) == [(1, 0, 2, CLOSED), (2, 3, 5, CLOSED), (3, 6, 6, OPEN)]
+
+
 async def test_close_on_starknet_version_change(env: Env) -> None:
     env.chain.extend(3)
     env.chain.extend(2, version="0.13.3")

@@ -39,7 +39,7 @@ async def test_the_dispatcher_runs_the_l3_pipeline_head(env: Env) -> None:
     assert await dispatcher.dispatch(WorkerTrigger.SNOS)
     assert not await dispatcher.dispatch(WorkerTrigger.AGGREGATOR_BATCHING)  # not an L3 trigger
     snos_jobs = await env.db.get_jobs_by_types_and_statuses([JobType.SNOS_RUN], [])
-    assert [j.internal_id for j in snos_jobs] == [1]  # batch 2 (blocks 2..3) is still open
+    assert [j.internal_id for j in snos_jobs] == [1, 2]  # batch 2 (blocks 2..3) is full: closed at once
 
 
 async def test_versions_of_both_parameter_sets_must_agree(env: Env) -> None:

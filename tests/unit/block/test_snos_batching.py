@@ -62,6 +62,16 @@ async def test_l3_cuts_the_chain_by_max_blocks_per_batch(env: Env) -> None:
         assert lookup is not None and lookup.snos_batch_index == index
 
 
+async def test_a_full_batch_closes_without_waiting_for_the_next_block(env: Env) -> None:
+    # The next block could only close it (same boundaries); at a chain's end it never comes.
+    env.chain.extend(6)
+    await batching(env, Layer.L3).run()
+    assert await ranges(env) == [(1, 0, 2, None, CLOSED), (2, 3, 5, None, CLOSED)]
+    env.chain.extend(2)
+    await batching(env, Layer.L3, replace(PARAMS, fixed_blocks_per_snos_batch=2)).run()
+    assert (await ranges(env))[-1] == (3, 6, 7, None, CLOSED)
+
+
 async def test_l3_running_twice_creates_nothing_new_and_later_blocks_fill_the_open_batch(env: Env) -> None:
     env.chain.extend(5)
     await batching(env, Layer.L3).run()
@@ -235,7 +245,7 @@ async def test_l2_starts_at_the_oldest_aggregator_batch_of_this_version(env: Env
     snos = batching(env, Layer.L2)
     assert await snos.block_range() == (4, 6)
     await snos.run()
-    assert await ranges(env) == [(1, 4, 6, 2, OPEN)]
+    assert await ranges(env) == [(1, 4, 6, 2, CLOSED)]  # 3 blocks: full, closed without a next block
 
 
 async def test_l2_stops_at_a_block_without_aggregator_batch(env: Env) -> None:
@@ -290,5 +300,5 @@ async def test_l2_fixed_size_still_never_spans_two_aggregator_batches(env: Env) 
         (2, 2, 2, 1, CLOSED),  # cut at the aggregator batch's end, short of the fixed size
         (3, 3, 4, 2, CLOSED),
         (4, 5, 6, 2, CLOSED),
-        (5, 7, 8, 2, OPEN),
+        (5, 7, 8, 2, CLOSED),  # full at the fixed size: no next block needed
     ]
