@@ -1,6 +1,6 @@
 """Write .env.example from the settings models: every setting, by area, with its default.
 
-Run `python scripts/gen_env_example.py` after changing orchestrator/config.py; a unit test checks that
+Run `python scripts/gen_env_example.py` after changing the settings (orchestrator/config/); a unit test checks that
 the committed file is current.
 """
 
