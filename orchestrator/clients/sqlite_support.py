@@ -13,6 +13,7 @@ BEGIN IMMEDIATE, so it holds the write lock from its first read and cannot lose 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 from collections.abc import Callable
@@ -62,7 +63,10 @@ class SqliteConnection:
         # Private: the folder 700 and the file 600 before SQLite creates it (its -wal and -shm files take
         # the database file's mode), whatever the umask.
         self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600))
+        # Only a file that does not exist yet: closing a second descriptor on a live database would drop
+        # this process's POSIX locks on it, and another process could then delete the live -wal/-shm files.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(self._path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
         # isolation_level=None: no implicit transactions; every transaction is explicit below.
         conn = sqlite3.connect(self._path, isolation_level=None, timeout=self._busy_timeout_ms / 1000)
         try:
