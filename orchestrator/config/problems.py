@@ -116,7 +116,7 @@ def _layer_prover_problems(settings: Settings) -> list[str]:
                 f"{PREFIX}PROVER: L3 needs the atlantic prover (its proofs are registered and verified on "
                 f"Starknet); {prover.value} cannot settle an L3 batch"
             ]
-        return []
+        return _l3_batch_problems(settings)
     if prover is ProverKind.ATLANTIC:
         return []
     if snos.aggregator_runner is None:
@@ -127,3 +127,16 @@ def _layer_prover_problems(settings: Settings) -> list[str]:
     if snos.aggregator_runner == "command" and not snos.aggregator_command:
         return [f"{PREFIX}AGGREGATOR_COMMAND: required when the aggregator runner is command"]
     return []
+
+
+def _l3_batch_problems(settings: Settings) -> list[str]:
+    """On L3 a SNOS batch id is a block number (DataSubmission publishes that block's state diff, as the
+    reference assumes): a batch of several blocks would publish only its first block's diff."""
+    b = settings.batching
+    size = b.fixed_blocks_per_snos_batch or b.max_blocks_per_snos_batch
+    if size == 1:
+        return []
+    return [
+        f"{PREFIX}MAX_BLOCKS_PER_SNOS_BATCH: must be 1 on L3 (or FIXED_BLOCKS_PER_SNOS_BATCH=1): its data "
+        f"submission and state update are per block; {size} blocks per SNOS batch would settle only the first"
+    ]

@@ -173,7 +173,11 @@ def test_settlement_and_da_kinds() -> None:
 
 @pytest.mark.parametrize("layer", ["l2", "l3"])
 async def test_pipeline_is_built_when_a_node_is_configured(tmp_path: Path, layer: str) -> None:
-    per_layer = {"AGGREGATOR_RUNNER": "devnet"} if layer == "l2" else {**ATLANTIC, "ATLANTIC_MOCK_FACT_HASH": "true"}
+    per_layer = (
+        {"AGGREGATOR_RUNNER": "devnet"}
+        if layer == "l2"
+        else {**ATLANTIC, "ATLANTIC_MOCK_FACT_HASH": "true", "MAX_BLOCKS_PER_SNOS_BATCH": "1"}
+    )
     s = settings(
         DATA_DIR=str(tmp_path), LAYER=layer, MADARA_RPC_URL=NODE, SNOS_RUNNER="devnet", **ETHEREUM, **per_layer
     )

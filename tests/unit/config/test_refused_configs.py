@@ -29,6 +29,22 @@ SHARP = {
     "SHARP_SETTLEMENT_LAYER": "starknet",
 }
 
+#: An L3 configuration that can work but for its SNOS batch size (the default, 10 blocks).
+L3_ATLANTIC = {
+    "LAYER": "l3",
+    "PROVER": "atlantic",
+    "ATLANTIC_SERVICE_URL": "http://127.0.0.1:9",
+    "ATLANTIC_API_KEY": "k",
+    "ATLANTIC_NETWORK": "TESTNET",
+    "ATLANTIC_SETTLEMENT_LAYER": "starknet",
+    "SETTLEMENT_LAYER": "starknet",
+    "DA_LAYER": "starknet",
+    "STARKNET_SETTLEMENT_RPC_URL": "http://127.0.0.1:9",
+    "STARKNET_PRIVATE_KEY": "0x1234",
+    "STARKNET_ACCOUNT_ADDRESS": "0x" + "33" * 31,
+    "STARKNET_CAIRO_CORE_CONTRACT_ADDRESS": "0x" + "44" * 31,
+}
+
 
 @pytest.mark.parametrize(
     ("env", "line"),
@@ -46,6 +62,12 @@ SHARP = {
             },
             f"{P}AGGREGATOR_RUNNER: the devnet stand-in runs on the local profile only",
             id="aws-devnet-aggregator",
+        ),
+        pytest.param(L3_ATLANTIC, f"{P}MAX_BLOCKS_PER_SNOS_BATCH: must be 1 on L3", id="l3-multi-block-snos-batches"),
+        pytest.param(
+            {**L3_ATLANTIC, "MAX_BLOCKS_PER_SNOS_BATCH": "1", "FIXED_BLOCKS_PER_SNOS_BATCH": "2"},
+            f"{P}MAX_BLOCKS_PER_SNOS_BATCH: must be 1 on L3",
+            id="l3-fixed-multi-block-snos-batches",
         ),
         pytest.param(
             {"AGGREGATOR_RUNNER": "command"},
