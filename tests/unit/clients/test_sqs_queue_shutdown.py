@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from orchestrator.clients.aws_connection import AwsConnection
 from orchestrator.clients.aws_names import AwsNames
 from orchestrator.clients.queue.sqs import SqsQueueClient
@@ -69,8 +71,8 @@ async def test_close_waits_for_a_cancelled_poll_to_hand_back() -> None:
     receiving.cancel()
     await asyncio.gather(receiving, return_exceptions=True)
     closing = asyncio.create_task(client.close())
-    await asyncio.sleep(0)  # let close() start waiting
-    assert not closing.done(), "close waits for the poll still in flight"
+    with pytest.raises(TimeoutError):  # close waits for the poll still in flight
+        await asyncio.wait_for(asyncio.shield(closing), timeout=0.2)
     sqs.answer.set()
     await asyncio.wait_for(closing, timeout=5)
     assert sqs.visibility_changes == [("r-1", 0)]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +13,7 @@ from orchestrator.core.models.metadata import SnosMetadata
 from orchestrator.core.models.queue import QueueType
 from orchestrator.services.job.engine import EngineParams, JobEngine
 from orchestrator.services.job.handler import Verification
+from tests.eventually import eventually
 from tests.fakes import FakeAlerts, FakeClock, FakeDatabase, FakeQueue
 
 PROCESS_Q = QueueType.SNOS_JOB_PROCESSING
@@ -130,11 +129,7 @@ async def created(world: World, internal_id: int = 1) -> JobItem:
 
 async def wait_for(condition: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
     """Poll `condition` until it holds; fail after `timeout` seconds (real time)."""
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.005)
+    await eventually(condition, timeout, interval=0.005)
 
 
 async def status_is(world: World, job: JobItem, status: JobStatus) -> bool:

@@ -12,6 +12,7 @@ from aiohttp import web
 from orchestrator.bootstrap import Container
 from orchestrator.controllers.routes.app import create_app
 from orchestrator.controllers.routes.server import ConnectionLimits, GuardedAppRunner, quiet_resource_errors
+from tests.eventually import eventually
 
 DEADLINE = 5.0
 
@@ -44,11 +45,7 @@ async def test_a_client_that_never_finishes_its_headers_is_cut_off(served: tuple
     await writer.drain()
     assert await asyncio.wait_for(reader.read(), DEADLINE) == b"", "closed by the server, without an answer"
     writer.close()
-    loop = asyncio.get_running_loop()
-    end = loop.time() + DEADLINE
-    while limits.open_connections and loop.time() < end:
-        await asyncio.sleep(0.01)
-    assert limits.open_connections == 0
+    await eventually(lambda: limits.open_connections == 0, DEADLINE, what="the server closed the connection")
 
 
 async def test_a_complete_request_is_not_cut_off(served: tuple[int, ConnectionLimits]) -> None:
@@ -60,10 +57,7 @@ async def test_a_complete_request_is_not_cut_off(served: tuple[int, ConnectionLi
 async def test_connections_over_the_cap_are_refused(served: tuple[int, ConnectionLimits]) -> None:
     port, limits = served
     held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(limits.max_connections)]
-    loop = asyncio.get_running_loop()
-    end = loop.time() + DEADLINE
-    while limits.open_connections < limits.max_connections and loop.time() < end:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: limits.open_connections == limits.max_connections, DEADLINE, what="the cap is reached")
     reply = await _exchange(port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 503") and b'"success": false' in reply
     for _, writer in held:
