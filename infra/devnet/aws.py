@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shlex
-import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Mapping
@@ -28,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.devnet.env import PREFIX
-from infra.devnet.processes import LoggedProcess, start_orchestrator
-from infra.launch.base import REPO, ServiceStartError, free_port
+from infra.devnet.processes import LoggedProcess, orchestrator_setup, start_orchestrator
+from infra.launch.base import free_port
 from infra.launch.localstack import start_localstack
 from infra.launch.mongo import start_mongo
 from orchestrator.clients.database.mongodb import MongoDatabaseClient
@@ -102,21 +100,8 @@ def aws_env(local_env: Mapping[str, str], services: AwsServices) -> dict[str, st
 
 
 def aws_setup(env: Mapping[str, str], log_file: Path) -> None:
-    """`orchestrator setup --profile aws` (rule mode): the resources both processes share."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("ab") as log:
-        done = subprocess.run(
-            [sys.executable, "-m", "orchestrator", "setup", "--env-file", os.devnull, "--event-bridge-type", "rule"],
-            env=dict(env),
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            timeout=300,
-            check=False,
-        )
-    if done.returncode != 0:
-        raise ServiceStartError(f"orchestrator setup --profile aws exited with {done.returncode}; see {log_file}")
+    """`orchestrator setup --profile aws` (rule mode; the profile is in `env`): the resources both processes share."""
+    orchestrator_setup(env, log_file, ("--event-bridge-type", "rule"), timeout=300)
 
 
 async def start_aws_orchestrators(

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,22 +32,24 @@ class LoggedProcess(ServiceProcess):
         return self.log_file
 
 
-def orchestrator_setup(env: Mapping[str, str], log_file: Path) -> None:
-    """`orchestrator setup --profile local`: the database, queue and storage in the data directory."""
+def orchestrator_setup(
+    env: Mapping[str, str], log_file: Path, options: Sequence[str] = ("--profile", "local"), timeout: float = 120
+) -> None:
+    """`orchestrator setup` (by default `--profile local`: the database, queue and storage in the data directory)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
         done = subprocess.run(
-            [sys.executable, "-m", "orchestrator", "setup", "--profile", "local", *_NO_ENV_FILE],
+            [sys.executable, "-m", "orchestrator", "setup", *options, *_NO_ENV_FILE],
             env=dict(env),
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            timeout=120,
+            timeout=timeout,
             check=False,
         )
     if done.returncode != 0:
-        raise ServiceStartError(f"orchestrator setup exited with {done.returncode}; see {log_file}")
+        raise ServiceStartError(f"orchestrator setup {' '.join(options)} exited with {done.returncode}; see {log_file}")
 
 
 def _healthy(url: str) -> bool:
