@@ -15,7 +15,7 @@ from pathlib import Path
 
 from infra.devnet.l1 import L2State
 from infra.devnet.recorded_base import recorded_base_storage
-from infra.devnet.recorded_node import (
+from infra.devnet.recorded_chain import (
     SEPOLIA_BATCH_FIRST_BLOCK,
     BaseState,
     RecordedBlock,

@@ -31,20 +31,23 @@ MIN_ALIASED = 0x80
 Entries = list[tuple[int, int]]  # (key, value)
 
 
-def _int(value: Any) -> int:
+def as_int(value: Any) -> int:
+    """A felt as recorded: an int, a 0x hex string or a decimal string."""
+    if isinstance(value, int):
+        return value
     text = str(value)
     return int(text, 16) if text.lower().startswith("0x") else int(text)
 
 
 def _storage(diff: dict[str, Any]) -> dict[int, Entries]:
     return {
-        _int(c["address"]): [(_int(e["key"]), _int(e["value"])) for e in c.get("storage_entries", [])]
+        as_int(c["address"]): [(as_int(e["key"]), as_int(e["value"])) for e in c.get("storage_entries", [])]
         for c in diff.get("storage_diffs", [])
     }
 
 
 def _pairs(items: Iterable[dict[str, Any]], address: str, value: str) -> list[tuple[int, int]]:
-    return [(_int(item[address]), _int(item[value])) for item in items]
+    return [(as_int(item[address]), as_int(item[value])) for item in items]
 
 
 def _learn_entries(before: Entries, after: Entries, known: dict[int, int]) -> None:

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from infra.devnet.recorded_node import RecordedChain
+from infra.devnet.recorded_chain import RecordedChain
 
 Clock = Callable[[], float]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from infra.devnet.recorded_node import (
+from infra.devnet.recorded_chain import (
     BLOCK_NOT_FOUND,
     CONTRACT_NOT_FOUND,
     INVALID_PARAMS,
@@ -19,13 +19,12 @@ from infra.devnet.recorded_node import (
     BaseState,
     RecordedBlock,
     RecordedChain,
-    RecordedMadaraNode,
     RpcFailure,
     load_fixture_chain,
     load_single_block,
     load_state_updates,
-    main,
 )
+from infra.devnet.recorded_node import RecordedMadaraNode, main
 
 #: The tests' name for the recorded node.
 MadaraNodeDouble = RecordedMadaraNode

@@ -15,7 +15,7 @@ import pytest
 
 from infra.devnet.l2 import devnet_blocks
 from infra.devnet.recorded_base import derive_aliases, pre_range_storage, recorded_base_storage
-from infra.devnet.recorded_node import SEPOLIA_BATCH_FIRST_BLOCK, RecordedChain, load_fixture_chain
+from infra.devnet.recorded_chain import SEPOLIA_BATCH_FIRST_BLOCK, RecordedChain, load_fixture_chain
 from orchestrator.services.da import stateful
 from orchestrator.services.da.squash import squash
 from orchestrator.services.da.state_update import StateUpdate

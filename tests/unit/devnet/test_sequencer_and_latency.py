@@ -8,7 +8,8 @@ import re
 import pytest
 
 from infra.devnet.latency import SettlementTracker, latency_line, percentile
-from infra.devnet.recorded_node import RecordedBlock, RecordedChain, RecordedMadaraNode
+from infra.devnet.recorded_chain import RecordedBlock, RecordedChain
+from infra.devnet.recorded_node import RecordedMadaraNode
 from infra.devnet.sequencer import Sequencer
 
 LINE = re.compile(r"^latency block→L1: p50 \d+\.\ds, p95 \d+\.\ds, max \d+\.\ds over \d+ blocks$")
