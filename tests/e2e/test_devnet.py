@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from web3 import AsyncHTTPProvider, AsyncWeb3
 
 from infra.devnet.l2 import FIRST_SETTLED_BLOCK
 from infra.launch.anvil import Anvil
-from infra.launch.base import REPO
 from infra.launch.solc import NODE_DIR
-from orchestrator.clients.database.sqlite import SqliteDatabaseClient
 from orchestrator.core.models.job import JobStatus, JobType
+from tests.e2e.devnet_run import devnet_env, failure_report, jobs_by_status, run_devnet, state_block_number
 from tests.services import service_unavailable
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -33,53 +29,14 @@ BLOCKS = 4
 BATCH_SIZE = 2  # two aggregator batches of two blocks
 LAST_BLOCK = FIRST_SETTLED_BLOCK + BLOCKS - 1
 DEVNET_TIMEOUT = 420
-STATE_BLOCK_NUMBER_ABI = [
-    {
-        "name": "stateBlockNumber",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "int256"}],
-    }
-]
 
 
-def run_devnet(l1_url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "MADARA_ORCHESTRATOR_MAX_BATCH_SIZE": str(BATCH_SIZE),
-        "MADARA_ORCHESTRATOR_MAX_BLOCKS_PER_SNOS_BATCH": "1",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    argv = [sys.executable, "-m", "infra.devnet", "--blocks", str(BLOCKS), "--port", "0"]
-    argv += ["--data-dir", str(data_dir), "--l1-url", l1_url, "--until-settled"]
-    argv += ["--timeout", str(DEVNET_TIMEOUT), "--interval", "10"]
-    return subprocess.run(
-        argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=DEVNET_TIMEOUT + 60, check=False
+def settle_devnet(l1_url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = devnet_env(
+        {"MADARA_ORCHESTRATOR_MAX_BATCH_SIZE": str(BATCH_SIZE), "MADARA_ORCHESTRATOR_MAX_BLOCKS_PER_SNOS_BATCH": "1"}
     )
-
-
-async def state_block_number(l1_url: str, core: str) -> int:
-    w3 = AsyncWeb3(AsyncHTTPProvider(l1_url))
-    try:
-        contract = w3.eth.contract(address=w3.to_checksum_address(core), abi=STATE_BLOCK_NUMBER_ABI)
-        return int(await contract.functions.stateBlockNumber().call())
-    finally:
-        await w3.provider.disconnect()
-
-
-async def jobs_by_status(database_file: Path) -> dict[JobStatus, list[tuple[JobType, int]]]:
-    db = SqliteDatabaseClient(database_file)
-    await db.connect()
-    try:
-        found = {}
-        for status in JobStatus:
-            jobs = await db.get_jobs_by_status(status)
-            if jobs:
-                found[status] = sorted((j.job_type, j.internal_id) for j in jobs)
-        return found
-    finally:
-        await db.close()
+    args = ["--blocks", str(BLOCKS), "--port", "0", "--data-dir", str(data_dir), "--l1-url", l1_url]
+    return run_devnet([*args, "--until-settled", "--interval", "10"], env, DEVNET_TIMEOUT)
 
 
 def test_devnet_settles_recorded_blocks_with_every_job_completed(
@@ -90,10 +47,9 @@ def test_devnet_settles_recorded_blocks_with_every_job_completed(
     l1 = anvil_factory(block_time=1)  # the devnet's settlement waits for a confirmation block
     data_dir = tmp_path / "devnet"
 
-    done = run_devnet(l1.url, data_dir)
+    done = settle_devnet(l1.url, data_dir)
 
-    log = (data_dir / "orchestrator.log").read_text()[-6000:] if (data_dir / "orchestrator.log").exists() else ""
-    assert done.returncode == 0, f"devnet exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}\n{log}"
+    assert done.returncode == 0, failure_report(done, data_dir)
     run = json.loads((data_dir / "devnet.json").read_text())
     assert (run["first_block"], run["last_block"]) == (FIRST_SETTLED_BLOCK, LAST_BLOCK)
     # The core contract started at the block before the first settled one and reached the last one.

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +14,8 @@ import pytest
 from infra.devnet.l2 import FIRST_SETTLED_BLOCK, devnet_blocks, genesis_state
 from infra.devnet.l3 import SETTLEMENT_STATE
 from infra.launch.base import REPO
-from orchestrator.clients.database.sqlite import SqliteDatabaseClient
 from orchestrator.core.models.job import JobStatus, JobType
+from tests.e2e.devnet_run import devnet_env, failure_report, jobs_by_status, run_devnet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -33,39 +31,17 @@ L3_JOB_TYPES = {
 }
 
 
-def run_devnet(data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MADARA_ORCHESTRATOR_")},
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    argv = [sys.executable, "-m", "infra.devnet", "--layer", "l3", "--blocks", str(BLOCKS), "--port", "0"]
-    argv += ["--data-dir", str(data_dir), "--until-settled", "--timeout", str(DEVNET_TIMEOUT), "--interval", "10"]
-    return subprocess.run(
-        argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=DEVNET_TIMEOUT + 60, check=False
-    )
-
-
-async def jobs_by_status(database_file: Path) -> dict[JobStatus, list[tuple[JobType, int]]]:
-    db = SqliteDatabaseClient(database_file)
-    await db.connect()
-    try:
-        found = {}
-        for status in JobStatus:
-            jobs = await db.get_jobs_by_status(status)
-            if jobs:
-                found[status] = sorted((j.job_type, j.internal_id) for j in jobs)
-        return found
-    finally:
-        await db.close()
+def settle_l3_devnet(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    args = ["--layer", "l3", "--blocks", str(BLOCKS), "--port", "0", "--data-dir", str(data_dir)]
+    return run_devnet([*args, "--until-settled", "--interval", "10"], devnet_env(), DEVNET_TIMEOUT)
 
 
 def test_l3_devnet_settles_recorded_blocks_on_the_starknet_server(tmp_path: Path) -> None:
     data_dir = tmp_path / "devnet"
 
-    done = run_devnet(data_dir)
+    done = settle_l3_devnet(data_dir)
 
-    log = (data_dir / "orchestrator.log").read_text()[-6000:] if (data_dir / "orchestrator.log").exists() else ""
-    assert done.returncode == 0, f"devnet exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}\n{log}"
+    assert done.returncode == 0, failure_report(done, data_dir)
     run = json.loads((data_dir / "devnet.json").read_text())
     assert (run["layer"], run["first_block"], run["last_block"]) == ("l3", FIRST_SETTLED_BLOCK, LAST_BLOCK)
 

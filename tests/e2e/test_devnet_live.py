@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,9 +16,8 @@ import pytest
 
 from infra.devnet.l2 import FIRST_SETTLED_BLOCK
 from infra.launch.anvil import Anvil
-from infra.launch.base import REPO
 from infra.launch.solc import NODE_DIR
-from tests.e2e.test_devnet import state_block_number
+from tests.e2e.devnet_run import devnet_env, failure_report, run_devnet, state_block_number
 from tests.services import service_unavailable
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -38,16 +34,12 @@ def test_the_live_devnet_settles_every_block_and_reports_its_latency(
         service_unavailable("npm solc is not installed (scripts/install-node-tools.sh)")
     l1 = anvil_factory(block_time=1)
     data_dir = tmp_path / "devnet"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MADARA_ORCHESTRATOR_")},
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    argv = [sys.executable, "-m", "infra.devnet", "--block-time", "2", "--blocks", str(BLOCKS), "--until-settled"]
-    argv += ["--port", "0", "--data-dir", str(data_dir), "--l1-url", l1.url, "--timeout", str(TIMEOUT)]
+    args = ["--block-time", "2", "--blocks", str(BLOCKS), "--until-settled"]
+    args += ["--port", "0", "--data-dir", str(data_dir), "--l1-url", l1.url]
 
-    done = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT + 60, check=False)
+    done = run_devnet(args, devnet_env(), TIMEOUT)
 
-    assert done.returncode == 0, f"devnet exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
+    assert done.returncode == 0, failure_report(done, data_dir)
     run = json.loads((data_dir / "devnet.json").read_text())
     assert run["last_block"] == FIRST_SETTLED_BLOCK + BLOCKS - 1
     assert asyncio.run(state_block_number(l1.url, run["core_contract"])) == run["last_block"]

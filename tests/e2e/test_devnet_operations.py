@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -25,6 +23,7 @@ from infra.launch.base import REPO
 from infra.launch.solc import NODE_DIR
 from orchestrator.clients.database.sqlite import SqliteDatabaseClient
 from orchestrator.core.models.job import JobItemUpdates, JobStatus, JobType
+from tests.e2e.devnet_run import devnet_argv, devnet_env
 from tests.services import service_unavailable
 from tests.unit.routes.test_status_page_browser import ARGS, CHROMIUM
 
@@ -149,13 +148,8 @@ def test_metrics_status_page_and_retry_on_a_running_devnet(tmp_path: Path, anvil
         service_unavailable("Debian's chromium is not installed (scripts/install-chromium.sh)")
     l1 = anvil_factory(block_time=1)
     data_dir = tmp_path / "devnet"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MADARA_ORCHESTRATOR_")},
-        "MADARA_ORCHESTRATOR_ADMIN_ENABLED": "true",
-        "MADARA_ORCHESTRATOR_ADMIN_TOKEN": TOKEN,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    argv = [sys.executable, "-m", "infra.devnet", "--blocks", str(BLOCKS), "--port", "0"]
+    env = devnet_env({"MADARA_ORCHESTRATOR_ADMIN_ENABLED": "true", "MADARA_ORCHESTRATOR_ADMIN_TOKEN": TOKEN})
+    argv = devnet_argv("--blocks", str(BLOCKS), "--port", "0")
     argv += ["--data-dir", str(data_dir), "--l1-url", l1.url, "--timeout", str(DEADLINE + 60), "--interval", "10"]
     with (tmp_path / "devnet.out").open("w") as out:
         devnet = subprocess.Popen(argv, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
