@@ -45,6 +45,7 @@ from orchestrator.services.job.halt import HaltScope
 from orchestrator.services.job.handler import FatalJobError, JobHandler
 from orchestrator.services.job.lease import Leases, timed
 from orchestrator.services.job.params import PROCESSABLE, VERIFIABLE, EngineParams, RetryLater
+from orchestrator.services.job.writes import JobWriter
 
 __all__ = ["PROCESSABLE", "VERIFIABLE", "EngineParams", "JobEngine", "RetryLater"]
 
@@ -82,6 +83,8 @@ class JobEngine:
         self.classify = classify
         self.owner = owner or worker_run_id()
         self.leases = Leases(database, clock, self.owner, params.lease_seconds, params.renew_every())
+        # within half a lease, so that a retried claim still leaves its lease time to be renewed
+        self.writer = JobWriter(database, classify, min(params.write_retry_seconds, params.lease_seconds / 2))
         self.halt = HaltScope(database, params.orchestrator_version, params.layer)
 
     # ------------------------------------------------------------------------------------------
@@ -110,7 +113,7 @@ class JobEngine:
         lease: JobLease | None = None,
     ) -> JobItem:
         updates = JobItemUpdates(status=status, metadata=metadata, external_id=external_id, lease=lease)
-        return await self.db.update_job(job, updates)
+        return await self.writer.update(job, updates)
 
     async def checkpoint(self, job: JobItem) -> None:
         """Persist a running job's metadata now (e.g. a sent transaction, before waiting for it).
@@ -206,7 +209,11 @@ class JobEngine:
         """The job when a process message may act on it (healing an expired lease), else None."""
         if job.status is JobStatus.LOCKED_FOR_PROCESSING:
             if not self.leases.expired(job):
-                log.info("job %s is being processed elsewhere; dropping duplicate message", job.id)
+                # Kept, not dropped: if the lease holder gives up without writing (its database calls
+                # failed), this message heals the job when the lease runs out, not the sweep minutes later.
+                wait = self.leases.remaining(job) + 1
+                log.info("job %s is being processed elsewhere; looking again in %ss", job.id, wait)
+                await self.enqueue_process(job, wait)
                 return None
             try:
                 return await self.heal(job)

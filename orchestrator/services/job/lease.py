@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -59,6 +60,15 @@ class Leases:
             started = job.metadata.common.process_started_at
             return started is None or now - started >= self.lease_seconds
         return job.lease.expires_at.timestamp() <= now
+
+    def remaining(self, job: JobItem) -> int:
+        """Whole seconds until the job's lease runs out (0 when it has)."""
+        if job.lease is None:
+            started = job.metadata.common.process_started_at
+            expires = (started if started is not None else self.clock()) + self.lease_seconds
+        else:
+            expires = job.lease.expires_at.timestamp()
+        return max(0, math.ceil(expires - self.clock()))
 
     async def write_serialised(self, job: JobItem, updates: JobItemUpdates) -> JobItem:
         """A write of a running job (a checkpoint), serialised with its lease renewals; `job` takes the

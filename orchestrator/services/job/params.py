@@ -45,6 +45,8 @@ class EngineParams:
     lease_seconds: int = 60
     #: how often a running job's lease is renewed (seconds; None: a third of `lease_seconds`)
     lease_renew_seconds: float | None = None
+    #: a job write failing transiently (database locked, connection lost) is retried for this long
+    write_retry_seconds: float = 20
     #: delay before a failed (permanent) process attempt is retried through the queue's redelivery
     retry_delay_seconds: int = 10
     #: how long a message may stay invisible; the lost-message sweep waits at least this long
