@@ -56,7 +56,11 @@ def test_sigkill_three_times_including_right_after_a_settlement_broadcast(tmp_pa
     kills: list[str] = []
 
     async def during(devnet: ChaosDevnet) -> None:
-        await asyncio.sleep(rng.uniform(15, 45))  # the fault schedule: a random point in the run
+        # The first kill: a random point while a SnosRun of the first batch runs. It must come before that
+        # batch's settlement, so that a settlement broadcast is still to come for the second kill (a
+        # fixed 15-45 s could fall after the last broadcast once the pipeline settled in 24 s).
+        await devnet.first_run(JobType.SNOS_RUN, rng.choice([1, 2]))
+        await asyncio.sleep(rng.uniform(0, 1))
         devnet.processes[-1].kill()
         kills.append(f"random at {devnet.elapsed():.0f}s")
         await devnet.start_orchestrator()
