@@ -82,9 +82,9 @@ class JobEngine:
         self.clock = clock
         self.classify = classify
         self.owner = owner or worker_run_id()
-        self.leases = Leases(database, clock, self.owner, params.lease_seconds, params.renew_every())
         # within half a lease, so that a retried claim still leaves its lease time to be renewed
         self.writer = JobWriter(database, classify, min(params.write_retry_seconds, params.lease_seconds / 2))
+        self.leases = Leases(self.writer, clock, self.owner, params.lease_seconds, params.renew_every())
         self.halt = HaltScope(database, params.orchestrator_version, params.layer)
 
     # ------------------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ class JobEngine:
             await asyncio.shield(self.release(job, original_status, "processing interrupted by shutdown"))
             raise
         except (LeaseLostError, VersionConflictError) as exc:
-            log.warning("job %s: this worker lost the job, stopping its attempt: %s", job.id, exc)
+            await self.lost(job, exc)
             return
         except FatalJobError as exc:
             await self.move_job_to_failed(job, f"processing failed: {exc}")
@@ -209,11 +209,8 @@ class JobEngine:
         """The job when a process message may act on it (healing an expired lease), else None."""
         if job.status is JobStatus.LOCKED_FOR_PROCESSING:
             if not self.leases.expired(job):
-                # Kept, not dropped: if the lease holder gives up without writing (its database calls
-                # failed), this message heals the job when the lease runs out, not the sweep minutes later.
-                wait = self.leases.remaining(job) + 1
-                log.info("job %s is being processed elsewhere; looking again in %ss", job.id, wait)
-                await self.enqueue_process(job, wait)
+                log.info("job %s is being processed elsewhere", job.id)
+                await self.look_again_at_lease_end(job)
                 return None
             try:
                 return await self.heal(job)
@@ -249,10 +246,23 @@ class JobEngine:
         try:
             job = await self.write(job, JobStatus.PENDING_VERIFICATION, meta, external_id=str(external_id))
         except VersionConflictError as exc:
-            log.warning("job %s: this worker lost the job before recording its result: %s", job.id, exc)
+            await self.lost(job, exc)
             return
         await self.enqueue_verify(job, first_check)
         log.info("job %s processed (external id %s)", job.id, external_id)
+
+    async def look_again_at_lease_end(self, job: JobItem) -> None:
+        """A process message for when the job's lease runs out. Kept, not dropped: if the holder gives up
+        without writing (its database calls failed), this heals the job then, not the sweep minutes later;
+        if the holder finishes, the message finds the job past processing and does nothing."""
+        wait = self.leases.remaining(job) + 1
+        log.info("job %s: looking at it again in %ss, when its lease ends", job.id, wait)
+        await self.enqueue_process(job, wait)
+
+    async def lost(self, job: JobItem, exc: BaseException) -> None:
+        """This worker's attempt stops: the job was changed under it (or its write's fate is unknown)."""
+        log.warning("job %s: this worker lost the job, stopping its attempt: %s", job.id, exc)
+        await self.look_again_at_lease_end(job)
 
     async def heal(self, job: JobItem) -> JobItem:
         """A LockedForProcessing job whose lease expired (its worker died) goes back to Created."""

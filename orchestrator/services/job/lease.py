@@ -21,9 +21,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from orchestrator.core.clients.database import DatabaseClient
 from orchestrator.core.errors import HandlerTimeoutError, LeaseLostError, VersionConflictError
 from orchestrator.core.models.job import JobItem, JobItemUpdates, JobLease
+from orchestrator.services.job.writes import JobWriter
 
 log = logging.getLogger("orchestrator.job.lease")
 
@@ -33,7 +33,7 @@ T = TypeVar("T")
 class Leases:
     def __init__(
         self,
-        database: DatabaseClient,
+        database: JobWriter,
         clock: Callable[[], float],
         owner: str,
         lease_seconds: int,
@@ -75,7 +75,7 @@ class Leases:
         new version so that the next write (renewal, checkpoint or the final one) still applies."""
         lock = self._locks.get(job.id)
         async with lock if lock is not None else contextlib.nullcontext():
-            stored = await self.db.update_job(job, updates)
+            stored = await self.db.update(job, updates)
             job.version, job.updated_at, job.lease = stored.version, stored.updated_at, stored.lease
         return stored
 
@@ -112,7 +112,7 @@ class Leases:
     async def _renew(self, job: JobItem, cap: float) -> None:
         lease = self.new_lease(cap)
         try:
-            stored = await self.db.update_job(job, JobItemUpdates(lease=lease))
+            stored = await self.db.update(job, JobItemUpdates(lease=lease))
         except VersionConflictError as exc:
             raise LeaseLostError(f"job {job.id} was changed by someone else: {exc}") from exc
         except Exception as exc:

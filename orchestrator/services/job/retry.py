@@ -27,7 +27,7 @@ async def after_failure(engine: Engine, job: JobItem, original_status: JobStatus
     """Returns when a transient retry was scheduled or the job was lost; raises RetryLater for a real attempt."""
     if any(isinstance(cause, VersionConflictError | LeaseLostError) for cause in causes(exc)):
         # A handler wrapped the lost compare-and-swap of its own checkpoint: the job is someone else's now.
-        log.warning("job %s: this worker lost the job, stopping its attempt: %s", job.id, exc)
+        await engine.lost(job, exc)
         return
     since = job.metadata.common.transient_failure_since
     if engine.classify(exc) is FailureKind.TRANSIENT:

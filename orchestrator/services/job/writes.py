@@ -6,8 +6,8 @@ short budget: the write after a handler ran records a result that may stand for 
 and dropping it for a blip leaves the job locked until its lease expires.
 
 A retry that finds the version moved checks whether the earlier try was applied after all (its reply
-was lost on the way back): the stored job is then one version on, in the status written and, for a
-claim, under this worker's lease.
+was lost on the way back): the stored job is then one version on, in the status written (or kept) and,
+for a claim, a renewal or a checkpoint, still under this worker's lease.
 """
 
 from __future__ import annotations
@@ -77,10 +77,13 @@ class JobWriter:
         stored = await self.db.get_job_by_id(job.id)
         if stored is None or stored.version != job.version + 1:
             return None
-        if updates.status is not None and stored.status is not updates.status:
+        if stored.status is not (updates.status if updates.status is not None else job.status):
             return None
         if updates.external_id is not None and str(stored.external_id) != str(updates.external_id):
             return None
-        if updates.lease is not None and (stored.lease is None or stored.lease.owner != updates.lease.owner):
+        # a claim, a renewal or a checkpoint: the lease must still be this worker's (a heal and a
+        # claim by another worker also move the version on)
+        lease = updates.lease if updates.lease is not None else job.lease if updates.status is None else None
+        if lease is not None and (stored.lease is None or stored.lease.owner != lease.owner):
             return None
         return stored

@@ -8,6 +8,7 @@ duplicate of a running job, and nothing moved it for minutes (until the lost-mes
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import pytest
@@ -19,7 +20,7 @@ from orchestrator.core.models.metadata import JobMetadata
 from orchestrator.core.models.queue import decode_job_message
 from orchestrator.services.job.writes import JobWriter
 from tests.fakes import FakeDatabase
-from tests.unit.job.support import PROCESS_Q, VERIFY_Q, World, created, make_world, snos
+from tests.unit.job.support import PROCESS_Q, VERIFY_Q, SteeredHandler, World, created, make_world, snos
 
 Match = Callable[[JobItemUpdates], bool]
 
@@ -143,3 +144,71 @@ async def test_a_conflict_after_a_lost_reply_of_someone_elses_write_is_a_conflic
     db.errors.append(ConnectionError("down"))  # our first try fails; the retry meets the other's version
     with pytest.raises(VersionConflictError):
         await JobWriter(db, classify_core, 5, 0.001).update(job, JobItemUpdates(status=JobStatus.PENDING_RETRY))
+
+
+def renewal(updates: JobItemUpdates) -> bool:
+    return updates.status is None and updates.lease is not None
+
+
+async def test_a_renewal_whose_reply_was_lost_keeps_the_lease_and_the_run() -> None:
+    renewed = asyncio.Event()
+
+    async def run(job: JobItem) -> str:
+        await renewed.wait()
+        return "ext"
+
+    w = make_world(SteeredHandler(process=run), lease_seconds=60, lease_renew_seconds=0.01)
+    job = await created(w)
+    failed = fail_writes(w, renewal, times=1, applied=True)
+    real = w.db.update_job
+
+    async def update_job(job: JobItem, updates: JobItemUpdates) -> JobItem:
+        stored = await real(job, updates)
+        if failed and renewal(updates):
+            renewed.set()  # a renewal after the lost reply went through
+        return stored
+
+    w.db.update_job = update_job  # type: ignore[method-assign]
+
+    await w.engine.process_job(job.id)
+
+    stored = await w.job(job)
+    assert stored.status is JobStatus.PENDING_VERIFICATION, "the worker dropped its own job after a lost reply"
+    assert w.handler.process_calls == 1
+
+
+async def test_a_worker_that_lost_its_job_leaves_a_message_for_the_lease_end() -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def run(job: JobItem) -> str:
+        started.set()
+        await release.wait()
+        return "ext"
+
+    w = make_world(SteeredHandler(process=run), lease_seconds=60, lease_renew_seconds=0.01)
+    job = await created(w)
+    w.queue.sent.clear()
+    attempt = asyncio.create_task(w.engine.process_job(job.id))
+    await asyncio.wait_for(started.wait(), 5)
+    # someone else's write under the running worker: its next renewal loses the compare-and-swap
+    stored = await w.job(job)
+    await w.db.update_job(stored, JobItemUpdates(metadata=stored.metadata))
+    await asyncio.wait_for(attempt, 5)
+
+    assert not release.is_set()
+    sent = [(decode_job_message(body), delay) for body, delay in w.queued(PROCESS_Q)]
+    assert len(sent) == 1, sent
+    assert sent[0][0] == job.id
+    assert 55 <= sent[0][1] <= 61, "the message should come back when the lease ends"
+
+
+async def test_a_checkpoint_retry_that_meets_a_heal_is_a_conflict_not_its_own_write() -> None:
+    w = make_world(lease_seconds=60)
+    job = await created(w)
+    claimed = await w.engine.write(job, JobStatus.LOCKED_FOR_PROCESSING, lease=w.engine.leases.new_lease())
+    db = _Db([])
+    db.jobs = w.db.jobs
+    await db.update_job(claimed, JobItemUpdates(status=JobStatus.CREATED))  # another worker healed it
+    db.errors.append(ConnectionError("down"))
+    with pytest.raises(VersionConflictError):
+        await JobWriter(db, classify_core, 5, 0.001).update(claimed, JobItemUpdates(metadata=claimed.metadata))
