@@ -33,13 +33,13 @@ T = TypeVar("T")
 class Leases:
     def __init__(
         self,
-        database: JobWriter,
+        writer: JobWriter,
         clock: Callable[[], float],
         owner: str,
         lease_seconds: int,
         renew_every: float,
     ) -> None:
-        self.db = database
+        self.writer = writer
         self.clock = clock
         self.owner = owner
         self.lease_seconds = lease_seconds
@@ -52,30 +52,30 @@ class Leases:
             expires = min(expires, cap)
         return JobLease(owner=self.owner, expires_at=datetime.fromtimestamp(expires, UTC))
 
+    def _expires_at(self, job: JobItem) -> float | None:
+        """When the job's lease runs out; None when nothing tells (no lease and no start time)."""
+        if job.lease is not None:
+            return job.lease.expires_at.timestamp()
+        # Locked before leases existed (or by an older version): its start time is all there is.
+        started = job.metadata.common.process_started_at
+        return None if started is None else started + self.lease_seconds
+
     def expired(self, job: JobItem) -> bool:
         """May this LockedForProcessing job be healed? Only when its lease ran out."""
-        now = self.clock()
-        if job.lease is None:
-            # Locked before leases existed (or by an older version): its start time is all there is.
-            started = job.metadata.common.process_started_at
-            return started is None or now - started >= self.lease_seconds
-        return job.lease.expires_at.timestamp() <= now
+        expires = self._expires_at(job)
+        return expires is None or expires <= self.clock()
 
     def remaining(self, job: JobItem) -> int:
-        """Whole seconds until the job's lease runs out (0 when it has)."""
-        if job.lease is None:
-            started = job.metadata.common.process_started_at
-            expires = (started if started is not None else self.clock()) + self.lease_seconds
-        else:
-            expires = job.lease.expires_at.timestamp()
-        return max(0, math.ceil(expires - self.clock()))
+        """Whole seconds until the job's lease runs out (0 when it has, as `expired` tells)."""
+        expires = self._expires_at(job)
+        return 0 if expires is None else max(0, math.ceil(expires - self.clock()))
 
     async def write_serialised(self, job: JobItem, updates: JobItemUpdates) -> JobItem:
         """A write of a running job (a checkpoint), serialised with its lease renewals; `job` takes the
         new version so that the next write (renewal, checkpoint or the final one) still applies."""
         lock = self._locks.get(job.id)
         async with lock if lock is not None else contextlib.nullcontext():
-            stored = await self.db.update(job, updates)
+            stored = await self.writer.update(job, updates)
             job.version, job.updated_at, job.lease = stored.version, stored.updated_at, stored.lease
         return stored
 
@@ -112,7 +112,7 @@ class Leases:
     async def _renew(self, job: JobItem, cap: float) -> None:
         lease = self.new_lease(cap)
         try:
-            stored = await self.db.update(job, JobItemUpdates(lease=lease))
+            stored = await self.writer.update(job, JobItemUpdates(lease=lease))
         except VersionConflictError as exc:
             raise LeaseLostError(f"job {job.id} was changed by someone else: {exc}") from exc
         except Exception as exc:
